@@ -1,0 +1,54 @@
+"""Open harvest's store from settings: engine, sessions and blobs, checked for a clear error early."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from harvest.errors import ConfigError
+from harvest.settings import Settings
+from storage.blobs import BlobStore
+from storage.engine import check_connection, make_engine, session_factory
+from storage.errors import StorageError
+
+
+@dataclass
+class Store:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    blobs: BlobStore
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def ensure_data_dir(path: Path) -> Path:
+    """Create the data directory or say clearly why it cannot be used."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the data directory {path}: {exc.strerror}. "
+            "Set data_dir in harvest.toml (or HARVEST_DATA_DIR) to a folder you can write."
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"the data directory {path} is not writable. "
+            "Fix its permissions or set data_dir in harvest.toml (or HARVEST_DATA_DIR) to a folder you can write."
+        )
+    return path
+
+
+def open_store(settings: Settings, *, check: bool = True) -> Store:
+    ensure_data_dir(settings.data_dir)
+    try:
+        engine = make_engine(settings.database_url)
+        if check:
+            check_connection(engine)
+    except StorageError as exc:
+        raise ConfigError(str(exc)) from None
+    return Store(settings, engine, session_factory(engine), BlobStore(settings.blob_dir))

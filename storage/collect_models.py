@@ -1,0 +1,135 @@
+"""Tables of the collect stage: sources, crawl runs, items, assets and near-duplicate clusters."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.base import Base, utcnow
+
+
+class Source(Base):
+    """A configured site (a spider): one row per `[sources.NAME]`."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40), default="config")  # "config" or "spider"
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    schedule: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    runs: Mapped[list[CrawlRun]] = relationship(back_populates="source")
+
+
+class CrawlRun(Base):
+    """One crawl of one source. At most one run per source may be `running` (a partial unique index)."""
+
+    __tablename__ = "crawl_runs"
+    __table_args__ = (
+        Index(
+            "uq_crawl_runs_one_running",
+            "source_id",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|succeeded|failed
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None]
+    trigger: Mapped[str] = mapped_column(String(20), default="manual")  # manual|schedule
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    source: Mapped[Source] = relationship(back_populates="runs")
+
+
+class Item(Base):
+    """One scraped record (a detail page, or a text document) with its provenance."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    canonical_url: Mapped[str] = mapped_column(String(2048), unique=True)
+    page_url: Mapped[str] = mapped_column(String(2048))
+    referrer: Mapped[str | None] = mapped_column(String(2048))
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    gone_at: Mapped[datetime | None]
+    http_status: Mapped[int | None]
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    robots_decision: Mapped[str | None] = mapped_column(String(40))  # allowed|disallowed|not-checked
+    licence: Mapped[str | None] = mapped_column(String(512))
+    attribution: Mapped[str | None] = mapped_column(String(1024))
+    title: Mapped[str | None] = mapped_column(String(1024))
+    text: Mapped[str | None] = mapped_column(Text)
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+    last_crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+
+    links: Mapped[list[ItemAsset]] = relationship(back_populates="item")
+
+
+class NearDupCluster(Base):
+    """Assets whose perceptual hashes lie within the Hamming threshold of each other."""
+
+    __tablename__ = "near_dup_clusters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    representative_asset_id: Mapped[int | None]  # the first asset stored in the cluster
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Asset(Base):
+    """Stored content, once per sha256 (images EXIF-transposed at ingest)."""
+
+    __tablename__ = "assets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    mime: Mapped[str] = mapped_column(String(100))
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    phash: Mapped[int | None] = mapped_column(BigInteger, index=True)  # 64-bit pHash as signed int
+    blob_path: Mapped[str] = mapped_column(String(512))
+    cluster_id: Mapped[int | None] = mapped_column(
+        ForeignKey("near_dup_clusters.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    links: Mapped[list[ItemAsset]] = relationship(back_populates="asset")
+
+
+class ItemAsset(Base):
+    """The link between an item and an asset it shows, with the image URL's own provenance."""
+
+    __tablename__ = "item_assets"
+    __table_args__ = (UniqueConstraint("item_id", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    http_status: Mapped[int | None]
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+
+    item: Mapped[Item] = relationship(back_populates="links")
+    asset: Mapped[Asset] = relationship(back_populates="links")

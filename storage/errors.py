@@ -1,0 +1,18 @@
+"""Errors raised by the storage layer. Each message says what was expected, what was found, and the fix."""
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base class of every storage error."""
+
+
+class DatabaseUnreachable(StorageError):
+    """The database URL is well formed but nothing answers there."""
+
+
+class BadDatabaseURL(StorageError):
+    """The database URL cannot be parsed or names an unsupported backend."""
+
+
+class BlobKeyError(StorageError, ValueError):
+    """A blob key is not a sha256 hex digest, or a path would leave the blob root."""

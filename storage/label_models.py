@@ -1,0 +1,97 @@
+"""Tables of the label stage: labeling projects, tasks, annotation revisions and predictions."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.base import Base, utcnow
+
+
+class LabelingProject(Base):
+    """A Label Studio project created by harvest from a template."""
+
+    __tablename__ = "labeling_projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    template: Mapped[str] = mapped_column(String(80))
+    labels: Mapped[list[Any]] = mapped_column(default=list)
+    label_config: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    ls_url: Mapped[str | None] = mapped_column(String(512))
+    ls_project_id: Mapped[int | None]
+    webhook_id: Mapped[int | None]
+    pull_cursor: Mapped[datetime | None]
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tasks: Mapped[list[Task]] = relationship(back_populates="project")
+
+
+class Task(Base):
+    """One sample of a project, idempotently mapped to one Label Studio task."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("project_id", "sample_key"),
+        UniqueConstraint("project_id", "ls_task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("labeling_projects.id", ondelete="CASCADE"), index=True)
+    sample_key: Mapped[str] = mapped_column(String(100))  # "asset:<id>" or "item:<id>"
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), index=True)
+    ls_task_id: Mapped[int | None] = mapped_column(BigInteger)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    pushed_at: Mapped[datetime | None]
+    ls_updated_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    project: Mapped[LabelingProject] = relationship(back_populates="tasks")
+    annotations: Mapped[list[Annotation]] = relationship(back_populates="task")
+
+
+class Annotation(Base):
+    """One revision of one Label Studio annotation. Rows are only added; deletion is a mark."""
+
+    __tablename__ = "annotations"
+    __table_args__ = (UniqueConstraint("ls_annotation_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    ls_annotation_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    revision: Mapped[int] = mapped_column(default=1)
+    annotator: Mapped[str | None] = mapped_column(String(320))
+    annotator_id: Mapped[int | None]
+    created_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    lead_time: Mapped[float | None] = mapped_column(Float)
+    was_cancelled: Mapped[bool] = mapped_column(default=False)
+    ground_truth: Mapped[bool] = mapped_column(default=False)
+    deleted_at: Mapped[datetime | None]
+    result: Mapped[list[Any]] = mapped_column(default=list)
+    targets: Mapped[list[Any]] = mapped_column(default=list)
+    result_hash: Mapped[str] = mapped_column(String(64))
+    received_via: Mapped[str] = mapped_column(String(20), default="pull")  # pull|webhook
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    task: Mapped[Task] = relationship(back_populates="annotations")
+
+
+class Prediction(Base):
+    """A pre-annotation sent to Label Studio with a task."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    ls_prediction_id: Mapped[int | None] = mapped_column(BigInteger)
+    model_version: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[list[Any]] = mapped_column(default=list)
+    targets: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,12 @@
+"""Every table of harvest, importable from one place."""
+from __future__ import annotations
+
+from storage.base import Base
+from storage.collect_models import Asset, CrawlRun, Item, ItemAsset, NearDupCluster, Source
+from storage.dataset_models import DatasetVersion, Export, VersionMember
+from storage.label_models import Annotation, LabelingProject, Prediction, Task
+
+__all__ = [
+    "Annotation", "Asset", "Base", "CrawlRun", "DatasetVersion", "Export", "Item", "ItemAsset",
+    "LabelingProject", "NearDupCluster", "Prediction", "Source", "Task", "VersionMember",
+]
