@@ -4,7 +4,7 @@ Later stages write through these in batches inside one transaction; nothing comm
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import tuple_, select
@@ -13,11 +13,6 @@ from sqlalchemy.orm import Session
 
 # SQLite allows 32766 bound parameters per statement; PostgreSQL 65535. Stay well below both.
 MAX_PARAMS = 30_000
-
-
-def _chunks(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
 
 
 def _insert_for(session: Session, model: type):
@@ -48,18 +43,17 @@ def upsert(
     for row in rows:
         if list(row) != keys:
             raise ValueError(f"upsert rows must all have the keys {keys}; found a row with {list(row)}")
-    per_stmt = max(1, MAX_PARAMS // max(1, len(keys)))
     table = model.__table__
-    for chunk in _chunks(rows, per_stmt):
-        stmt = _insert_for(session, model).values(list(chunk))
-        if update:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[table.c[c] for c in conflict],
-                set_={c: stmt.excluded[c] for c in update},
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=[table.c[c] for c in conflict])
-        session.execute(stmt)
+    stmt = _insert_for(session, model)
+    if update:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c[c] for c in conflict],
+            set_={c: stmt.excluded[c] for c in update},
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=[table.c[c] for c in conflict])
+    # executemany: SQLAlchemy's "insertmanyvalues" packs the rows into few multi-row statements
+    session.execute(stmt, rows)
     return len(rows)
 
 

@@ -157,7 +157,7 @@ def pytest_collection_modifyitems(config, items):
         callspec = getattr(item, "callspec", None)
         if callspec is not None:
             for value in callspec.params.values():
-                if value in config._harvest_backends:
+                if isinstance(value, str) and value in config._harvest_backends:
                     config._harvest_backends[value] += 1
 
 
