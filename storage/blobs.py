@@ -14,6 +14,13 @@ _KEY = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
 
 
+def _file_mode() -> int:
+    """Blobs get the mode of an ordinary new file (0644 under the usual umask), not mkstemp's 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def check_key(key: str) -> str:
     """Return `key` if it is a lowercase sha256 hex digest, else raise BlobKeyError."""
     if not isinstance(key, str) or not _KEY.match(key):
@@ -71,6 +78,7 @@ class BlobStore:
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
         tmp = Path(tmp_name)
         try:
+            os.fchmod(fd, _file_mode())
             with os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(CHUNK):
                     digest.update(chunk)
@@ -96,6 +104,7 @@ class BlobStore:
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
         tmp = Path(tmp_name)
         try:
+            os.fchmod(fd, _file_mode())
             with os.fdopen(fd, "wb") as out:
                 for chunk in chunks:
                     out.write(chunk)

@@ -50,6 +50,10 @@ class VersionMember(Base):
     group_key: Mapped[str | None] = mapped_column(String(512))
     targets: Mapped[list[Any]] = mapped_column(default=list)
     annotators: Mapped[list[Any]] = mapped_column(default=list)
+    # frozen at creation so a re-crawl never changes what an export of this version says
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str | None] = mapped_column(Text)
+    provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     version: Mapped[DatasetVersion] = relationship(back_populates="members")
 

@@ -92,3 +92,10 @@ def test_failed_write_removes_its_temp_file(blobs, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         blobs.put(b"data")
     assert [p for p in blobs.root.rglob("*") if p.is_file()] == []
+
+
+def test_blobs_are_readable_like_ordinary_files(blobs):
+    key = blobs.put(b"readable")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert blobs.path(key).stat().st_mode & 0o777 == 0o666 & ~umask

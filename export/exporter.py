@@ -1,0 +1,161 @@
+"""Export a version: build samples from the blob store, render train augmentations, write a format,
+a data card and a manifest into a temp dir next to the target, then rename it into place."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from export import policy as aug
+from export.canonical import sha256_file
+from export.datacard import datacard
+from export.errors import FormatError, OutputPathError, VersionNotFound
+from export.formats import get_format
+from export.formats.base import Context, Sample, file_name_for
+from export.manifest import write_manifest
+from export.paths import check_out_dir, clean_stale, locked_temp_dir
+from storage import datasets as q
+from storage.engine import session_scope
+from storage.targets import target_labels
+
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
+              "image/bmp": "bmp", "image/tiff": "tif"}
+STAGING = ".augmented"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    format: str
+    manifest_sha256: str
+    files: int
+    samples: int
+    augmented: int
+    export_id: int
+
+
+def _ext(mime: str | None, path: Path) -> str:
+    if mime in EXTENSIONS:
+        return EXTENSIONS[mime]
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return (img.format or "bin").lower().replace("jpeg", "jpg")
+
+
+def _load(store: Any, name: str) -> tuple[dict[str, Any], list[Sample], list[dict[str, Any]], dict[str, Any]]:
+    with store.sessions() as session:
+        version = q.version_by_name(session, name)
+        if version is None:
+            raise VersionNotFound(f"dataset version {name!r} does not exist; see `harvest dataset list`.")
+        members = q.member_rows(session, version.id)
+        listed = {v.id: (p, par) for v, _, p, par in q.list_versions(session)}
+    project, parent = listed.get(version.id, (None, None))
+    info = {"name": version.name, "project": project, "parent": parent, "content_hash": version.content_hash,
+            "seed": version.seed, "split_ratios": version.split_ratios, "group_by": version.group_by,
+            "revision_rule": version.revision_rule, "policy_sha256": aug_hash(version.policy_text),
+            "_policy": (version.policy_text, version.policy)}
+    samples, records = [], []
+    for m in members:
+        record = {"id": m.sample_key, "split": m.split, "sha256": m.sha256, "labels": target_labels(m.targets),
+                  "annotators": m.annotators, "annotation_ids": m.annotation_ids,
+                  **{k: m.provenance.get(k) for k in ("page_url", "fetched_at", "page_fetched_at", "licence",
+                                                      "attribution", "robots_decision", "source")},
+                  "source_url": m.provenance.get("image_url")}
+        records.append(record)
+        if m.sha256 is None:
+            samples.append(Sample(m.sample_key, m.split, list(m.targets), text=m.text))
+            continue
+        path = store.blobs.root / store.blobs.relpath(m.sha256)  # relpath checks the key
+        if not os.path.isfile(path):
+            raise FormatError(f"the image of {m.sample_key} (blob {m.sha256}) is missing from the blob store at "
+                              f"{store.blobs.root}; restore the blob store before exporting.")
+        ext = _ext(m.mime, path)
+        samples.append(Sample(m.sample_key, m.split, list(m.targets), file_name=file_name_for(m.sample_key, m.sha256, ext),
+                              source=path, sha256=m.sha256, width=m.width, height=m.height))
+    return info, samples, records, dict(version.stats or {})
+
+
+def aug_hash(text: str | None) -> str | None:
+    return hashlib.sha256(text.encode()).hexdigest() if text else None
+
+
+def _augment(info: dict[str, Any], originals: list[Sample], records: list[dict[str, Any]], staging: Path,
+             workers: int) -> tuple[list[Sample], list[dict[str, Any]]]:
+    text, record = info["_policy"]
+    if not text:
+        return [], []
+    policy = aug.policy_of_version(text, record)
+    train = [s for s in originals if s.split == "train" and s.source is not None]
+    plan = aug.plan(policy, [s.targets for s in train])
+    jobs = [(s.id, s.source, s.targets, k) for s in train for k in range(aug.copies(plan, s.targets))]
+    parent_of = {r["id"]: r for r in records}
+    staging.mkdir()
+    samples, out = [], []
+    for r in aug.render(jobs, policy, info["seed"], workers):
+        sha = hashlib.sha256(r.data).hexdigest()
+        sid = f"{r.sample_id}#aug{r.k}"
+        fname = file_name_for(sid, sha, r.extension.lstrip("."))
+        (staging / fname).write_bytes(r.data)
+        samples.append(Sample(sid, "train", list(r.targets), file_name=fname, source=staging / fname, sha256=sha,
+                              width=r.width, height=r.height))
+        out.append({**parent_of[r.sample_id], "id": sid, "sha256": sha, "labels": target_labels(r.targets),
+                    "augmented_from": r.sample_id, "policy_sha256": info["policy_sha256"], "seed": r.seed, "k": r.k,
+                    "augment_report": r.report})
+    return samples, out
+
+
+def export_version(store: Any, name: str, fmt: str, out_dir: str | Path, workers: int = 1, link: bool = True,
+                   options: dict[str, Any] | None = None) -> ExportResult:
+    """Write version `name` as `fmt` into the new directory `out_dir`; all or nothing."""
+    format_ = get_format(fmt)
+    out = check_out_dir(out_dir)
+    info, originals, records, stats = _load(store, name)
+    texts = [s.id for s in originals if s.text is not None and s.file_name is None]
+    if texts and not format_.text:
+        raise FormatError(f"format {fmt!r} holds images only, but version {name!r} has {len(texts)} text samples "
+                          f"(e.g. {texts[0]}); export it as jsonl, csv, hf-parquet or webdataset.")
+    held = [t["type"] for s in originals for t in s.targets]
+    if held and not any(kind in format_.kinds for kind in held):
+        raise FormatError(f"format {fmt!r} holds {', '.join(sorted(format_.kinds))} targets, but version {name!r} has only "
+                          f"{', '.join(sorted(set(held)))}; pick a format listed by `harvest dataset formats` that holds them.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(out)
+    with locked_temp_dir(out) as tmp:
+        return _write(store, name, fmt, format_, out, tmp, info, originals, records, stats, workers, link, options)
+
+
+def _write(store: Any, name: str, fmt: str, format_: Any, out: Path, tmp: Path, info: dict[str, Any],
+           originals: list[Sample], records: list[dict[str, Any]], stats: dict[str, Any], workers: int, link: bool,
+           options: dict[str, Any] | None) -> ExportResult:
+    augmented, aug_records = _augment(info, originals, records, tmp / STAGING, max(1, workers))
+    samples = originals + augmented
+    classes = sorted({t["label"] for s in samples for t in s.targets
+                      if t["type"] in format_.kinds and isinstance(t.get("label"), str)})
+    ctx = Context(classes=classes, link=link, workers=max(1, workers), options=dict(options or {}))
+    format_.write(samples, tmp, ctx)
+    shutil.rmtree(tmp / STAGING, ignore_errors=True)
+    all_records = records + aug_records
+    header = {"harvest_manifest": 1, "format": fmt, "version": {k: v for k, v in info.items() if not k.startswith("_")}}
+    (tmp / "README.md").write_text(datacard(header["version"], fmt, all_records, stats), encoding="utf-8")
+    manifest, files = write_manifest(tmp, header, all_records, ctx.known_hashes, ctx.workers)
+    manifest_sha = sha256_file(manifest)
+    renamed = False
+    try:
+        with session_scope(store.sessions) as session:
+            version = q.version_by_name(session, name)
+            row = q.add_export(session, version_id=version.id, format=fmt, path=str(out),
+                               manifest_sha256=manifest_sha, file_count=files)
+            if os.path.lexists(out):
+                raise OutputPathError(f"output directory {out} appeared while exporting; nothing was written there. "
+                                      "Choose a new directory.")
+            os.rename(tmp, out)
+            renamed = True
+    except BaseException:
+        if renamed:  # the commit failed after the rename: take the export back out
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    return ExportResult(out, fmt, manifest_sha, files, len(samples), len(augmented), row.id)

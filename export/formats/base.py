@@ -1,0 +1,154 @@
+"""What every export format gets (samples, a context) and gives back (files on disk, a reader)."""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from export.errors import FormatError
+
+SPLITS = ("train", "val", "test")
+_STEM = re.compile(r"^(asset|item)-(\d+)(?:-aug(\d+))?_[0-9a-f]{8}$")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sample to write: an original (a blob file) or an augmented copy (encoded bytes), or a text."""
+
+    id: str  # "asset:12", "item:7", or "asset:12#aug1" for the first augmented copy
+    split: str
+    targets: list[dict[str, Any]]
+    file_name: str | None = None  # stable: <id-safe>_<sha8>.<ext>
+    source: Path | None = None
+    data: bytes | None = None
+    sha256: str | None = None
+    width: int | None = None
+    height: int | None = None
+    text: str | None = None
+
+    def image_bytes(self) -> bytes | None:
+        if self.data is not None:
+            return self.data
+        return self.source.read_bytes() if self.source is not None else None
+
+
+@dataclass(frozen=True)
+class ReadSample:
+    """A sample as a format's reader sees it (used by the round-trip tests)."""
+
+    id: str
+    split: str
+    targets: list[dict[str, Any]]
+    image_sha256: str | None = None
+    text: str | None = None
+
+
+@dataclass
+class Context:
+    classes: list[str]
+    link: bool = True
+    workers: int = 1
+    known_hashes: dict[str, str] = field(default_factory=dict)  # path relative to the out dir -> sha256
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Format:
+    """A registry entry: a writer, a reader, and which target types and sample kinds it can hold."""
+
+    name: str
+    description: str
+    kinds: frozenset[str]
+    write: Callable[[list[Sample], Path, Context], None]
+    read: Callable[[Path], list[ReadSample]]
+    images: bool = True  # holds image samples
+    text: bool = False  # holds text samples
+    exclusive: bool = False  # exactly one target of `kinds` per sample (classification folders)
+
+
+def safe_part(text: str) -> str:
+    """A string usable as one path component: [A-Za-z0-9._-] only, never '.' or '..'."""
+    out = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+    return out if out.strip(".") else out.replace(".", "_")
+
+
+def file_name_for(sample_id: str, sha256: str, ext: str) -> str:
+    return f"{safe_part(sample_id.replace('#', '-').replace(':', '-'))}_{sha256[:8]}.{ext}"
+
+
+def id_from_file_name(name: str) -> str:
+    """Invert file_name_for for harvest's sample ids ('asset:12', 'asset:12#aug1')."""
+    stem = name.rsplit(".", 1)[0]
+    m = _STEM.match(stem)
+    if not m:
+        raise FormatError(f"file {name!r} is not named <kind>-<id>[-aug<k>]_<sha8>.<ext> as harvest writes it.")
+    return f"{m[1]}:{m[2]}" + (f"#aug{m[3]}" if m[3] else "")
+
+
+def _place(sample: Sample, path: str, link: bool) -> None:
+    if sample.data is not None:
+        with open(path, "wb") as fh:
+            fh.write(sample.data)
+        return
+    if sample.source is None:
+        raise FormatError(f"sample {sample.id} has no image to write; this format needs images.")
+    if link:
+        try:
+            os.link(sample.source, path)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
+                raise
+    shutil.copyfile(sample.source, path)
+
+
+def place_images(samples: Iterable[Sample], out: Path, folder: Callable[[Sample], str], ctx: Context) -> None:
+    """Write every sample's image to out/folder(sample)/file_name: originals hard-linked or copied, never re-encoded."""
+    jobs = []
+    made: set[str] = set()
+    for s in samples:
+        if s.file_name is None:
+            continue
+        sub = folder(s)
+        if sub not in made:
+            (out / sub).mkdir(parents=True, exist_ok=True)
+            made.add(sub)
+        rel = f"{sub}/{s.file_name}" if sub else s.file_name
+        path = os.path.join(out, rel)
+        jobs.append((s, path))
+        if s.sha256:
+            ctx.known_hashes[rel] = s.sha256
+    if ctx.workers > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(ctx.workers) as pool:
+            list(pool.map(lambda j: _place(j[0], j[1], ctx.link), jobs))
+    else:
+        for s, path in jobs:
+            _place(s, path, ctx.link)
+
+
+def by_split(samples: Iterable[Sample]) -> dict[str, list[Sample]]:
+    out: dict[str, list[Sample]] = {sp: [] for sp in SPLITS}
+    for s in sorted(samples, key=lambda s: s.id):
+        out[s.split].append(s)
+    return out
+
+
+def num(value: float) -> float | int:
+    """A coordinate for text formats: an int when whole, else rounded to 6 decimals."""
+    rounded = round(float(value), 6)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_path(path: Path) -> str:
+    return sha256_bytes(path.read_bytes())

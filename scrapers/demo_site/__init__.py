@@ -1,0 +1,12 @@
+"""The bundled demo site: a deterministic, messy classifieds site with photos, served over HTTP on 127.0.0.1.
+
+Crawler tests, benchmarks and `harvest demo` crawl it; `DemoSite.ground_truth()` and
+`DemoSite.expected()` say what a correct crawl must find. See `site.py` for the keys.
+"""
+from __future__ import annotations
+
+from scrapers.demo_site.errors import DemoSiteError
+from scrapers.demo_site.server import RequestLog, RequestRecord, Running, run_forever, serve
+from scrapers.demo_site.site import DemoSite
+
+__all__ = ["DemoSite", "DemoSiteError", "RequestLog", "RequestRecord", "Running", "run_forever", "serve"]

@@ -1,0 +1,94 @@
+"""Generated in-memory samples (with real JPEG files) for the format contract tests."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from export.canonical import dumps
+from export.formats.base import Format, Sample, file_name_for
+from tests.export.factory import jpeg_bytes
+
+SPLIT_OF = ("train", "train", "train", "val", "test", "train", "val")
+
+
+def _rect_rle(h: int, w: int, x0: int, y0: int, x1: int, y1: int) -> dict[str, Any]:
+    flags = [1 if (x0 <= x < x1 and y0 <= y < y1) else 0 for x in range(w) for y in range(h)]  # column-major
+    counts, current, run = [], 0, 0
+    for f in flags:
+        if f == current:
+            run += 1
+        else:
+            counts.append(run)
+            current, run = f, 1
+    counts.append(run)
+    return {"size": [h, w], "counts": counts}
+
+
+def targets_for(kinds: frozenset[str], i: int, w: int, h: int, exclusive: bool) -> list[dict[str, Any]]:
+    label = ("cat", "dog", "bird")[i % 3]
+    out: list[dict[str, Any]] = []
+    if "choice" in kinds:
+        out.append({"type": "choice", "label": label})
+        if not exclusive and i % 2:
+            out.append({"type": "choice", "label": "outdoor"})
+    if "bbox" in kinds:
+        out.append({"type": "bbox", "x_min": 1.5 + i, "y_min": 2, "x_max": 20.25 + i, "y_max": 30, "label": label})
+        if i % 3 == 0:
+            out.append({"type": "bbox", "x_min": 30, "y_min": 5, "x_max": 50, "y_max": 40.5, "label": "cat"})
+    if "polygon" in kinds:
+        out.append({"type": "polygon", "points": [[2, 2], [30.5, 4 + i], [20, 35], [3, 30]], "label": label})
+    if "keypoints" in kinds and i % 2 == 0:
+        out.append({"type": "bbox", "x_min": 5, "y_min": 5, "x_max": 40, "y_max": 40, "label": "cat", "instance": f"o{i}"})
+        out.append({"type": "keypoints", "points": [[10, 12], [35.5, 30]], "labels": ["nose", "tail"], "label": "cat",
+                    "instance": f"o{i}"})
+    if "mask" in kinds and i % 3 == 1:
+        out.append({"type": "mask", "rle": _rect_rle(h, w, 4, 6, 20, 25), "label": "dog"})
+    return out
+
+
+def image_samples(fmt: Format, folder: Path, n: int = 7) -> list[Sample]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        w, h = 64 + 8 * (i % 2), 48
+        data = jpeg_bytes(w, h, seed=i)
+        sha = hashlib.sha256(data).hexdigest()
+        path = folder / sha
+        path.write_bytes(data)
+        sid = f"asset:{i + 1}" if i != 5 else "asset:3#aug1"
+        augmented = "#aug" in sid
+        out.append(Sample(
+            id=sid, split=SPLIT_OF[i], targets=targets_for(fmt.kinds, i, w, h, fmt.exclusive),
+            file_name=file_name_for(sid, sha, "jpg"), source=None if augmented else path,
+            data=data if augmented else None, sha256=sha, width=w, height=h,
+        ))
+    return out
+
+
+def text_samples() -> list[Sample]:
+    texts = ["a cat sat on the mat", "dogs bark", "birds, singing; \"quoted\"\nnew line"]
+    return [
+        Sample(id=f"item:{i + 1}", split=("train", "val", "test")[i], text=t,
+               targets=[{"type": "choice", "label": "pos" if i % 2 else "neg"},
+                        {"type": "span", "start": 0, "end": 4, "label": "subject", "text": t[:4]}])
+        for i, t in enumerate(texts)
+    ]
+
+
+def _canon_target(t: dict[str, Any]) -> str:
+    t = {k: v for k, v in t.items() if k not in ("instance",)}
+    for key in ("x_min", "y_min", "x_max", "y_max"):
+        if key in t:
+            t[key] = round(float(t[key]), 2)
+    if "points" in t:
+        pairs = [[round(float(x), 2), round(float(y), 2)] for x, y in t["points"]]
+        if t["type"] == "keypoints":
+            pairs, names = zip(*sorted(zip(pairs, t["labels"]), key=lambda pn: pn[1]))
+            t["labels"] = list(names)
+        t["points"] = [list(p) for p in pairs]
+    return dumps(t)
+
+
+def canon(targets: list[dict[str, Any]], kinds: frozenset[str]) -> list[str]:
+    return sorted(_canon_target(t) for t in targets if t["type"] in kinds)

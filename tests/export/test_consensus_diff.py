@@ -1,0 +1,71 @@
+"""Consensus and agreement of annotators, and version diffs (pure functions, plus one DB-backed diff)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from export import create_version
+from export.revisions import Revision, freeze
+from export.diff import VersionView, box_changes, diff_versions
+from export.queries import diff
+from storage.models import Annotation
+from tests.export.factory import T0, box, choice, detection_project
+
+
+def rev(i, targets, annotator, **kw):
+    return Revision(id=i, ls_annotation_id=100 + i, revision=1, annotator=annotator,
+                    updated_at=T0 + timedelta(minutes=i), was_cancelled=False, ground_truth=False, deleted=False,
+                    targets=targets, **kw)
+
+
+def test_consensus_rule_majority_tie_and_boxes():
+    three = [rev(1, [choice("cat")], "a"), rev(2, [choice("cat")], "b"), rev(3, [choice("dog")], "c")]
+    assert freeze(three, "consensus").targets == [choice("cat")]
+    tie = freeze([rev(1, [choice("cat")], "a"), rev(2, [choice("dog")], "b")], "consensus")
+    assert tie.targets is None and "no consensus" in tie.skipped
+    boxes = [rev(1, [box("cat", 0, 0, 10, 10), box("dog", 50, 50, 60, 60)], "a"),
+             rev(2, [box("cat", 1, 1, 11, 11)], "b"), rev(3, [box("cat", 0, 2, 10, 12), box("dog", 80, 80, 90, 90)], "c")]
+    merged = freeze(boxes, "consensus")
+    assert [(t["label"], round(t["x_min"], 3), t["y_max"]) for t in merged.targets] == [("cat", 0.333, 11)]
+    assert merged.annotators == ["a", "b", "c"] and merged.annotation_ids == [1, 2, 3]
+
+
+def test_invalid_newest_revision_is_not_used():
+    revs = [rev(1, [choice("cat")], "a"), Revision(2, 101, 2, "a", T0, False, False, False, [choice("dog")], valid=False)]
+    assert freeze(revs, "latest").targets is None
+
+
+def test_box_changes_match_by_iou():
+    old = [box("cat", 0, 0, 10, 10), box("dog", 50, 50, 60, 60), box("cat", 100, 100, 110, 110)]
+    new = [box("cat", 0, 0, 10, 11), box("bird", 50, 50, 60, 60), box("cat", 200, 200, 210, 210)]
+    ch = box_changes(old, new)
+    assert ch["relabelled"] == [("dog", "bird")] and [m[0] for m in ch["moved"]] == ["cat"]
+    assert ch["added"] == ["cat"] and ch["removed"] == ["cat"]
+
+
+def test_diff_versions_pure():
+    a = VersionView("a", {"s1": ("train", [choice("cat")]), "s2": ("val", [choice("dog")]), "s3": ("test", [])},
+                    "name: x\n", {"seed": 1})
+    b = VersionView("b", {"s1": ("train", [choice("dog")]), "s2": ("test", [choice("dog")]), "s4": ("train", [choice("dog")])},
+                    "name: y\n", {"seed": 2})
+    d = diff_versions(a, b)
+    assert d["added"] == ["s4"] and d["removed"] == ["s3"]
+    assert d["split_moves"] == [{"sample": "s2", "from": "val", "to": "test"}]
+    assert [c["sample"] for c in d["label_changes"]] == ["s1"]
+    assert d["per_class"]["dog"] == {"before": 1, "after": 3, "delta": 2, "samples_added": 1, "samples_removed": 0}
+    assert d["settings"] == {"seed": (1, 2)} and "+name: y" in d["policy_diff"]
+
+
+def test_diff_of_two_stored_versions(store):
+    f = detection_project(store, n=8)
+    create_version(store, "a", "proj", seed=1)
+    # a new revision of one annotation: its cat box becomes a dog
+    first = f.session.query(Annotation).order_by(Annotation.id).first()
+    moved = [{**t, "label": "dog"} if t["type"] == "bbox" else t for t in first.targets]
+    f.annotate(first.task, moved, first.annotator, ls_id=first.ls_annotation_id, revision=2, minutes=10)
+    f.commit()
+    create_version(store, "b", "proj", seed=1, parent="a")
+    d = diff(store, "a", "b")
+    assert d["added"] == [] and d["removed"] == [] and d["split_moves"] == []
+    assert len(d["label_changes"]) == 1 and d["label_changes"][0]["relabelled"]
+    assert first.targets[0]["label"] == "cat" and len(first.targets) == 2  # sample 0 of detection_project
+    assert d["per_class"]["dog"]["delta"] == 2 and d["per_class"]["cat"]["delta"] == -2
