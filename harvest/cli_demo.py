@@ -9,13 +9,19 @@ def register(app: typer.Typer) -> None:
     demo_app = typer.Typer(invoke_without_command=True, help="The bundled demo: a local site to crawl, label and export.")
     app.add_typer(demo_app, name="demo")
 
-    # --- placeholder: the lead replaces this callback with the full demo ---------------------------------
     @demo_app.callback()
-    def demo_main(ctx: typer.Context) -> None:
-        """Run the full demo (crawl the demo site, label, export) — not wired yet."""
-        if ctx.invoked_subcommand is None:
-            typer.echo("the full demo is not wired yet")
-    # --- end of placeholder ---------------------------------------------------------------------------
+    def demo_main(
+        ctx: typer.Context,
+        disagreement: float = typer.Option(0.15, "--disagreement", min=0.0, max=1.0,
+                                           help="Share of boxes the second simulated annotator changes."),
+    ) -> None:
+        """Run the whole chain on the bundled demo: crawl, label in Label Studio, version, export."""
+        if ctx.invoked_subcommand is not None:
+            return
+        from harvest.cli import State, console, settings
+        from harvest.demo.run import run_demo
+
+        run_demo(settings(), State.config, console, disagreement)
 
     @demo_app.command("site")
     def site(
