@@ -1,8 +1,115 @@
-"""`harvest` commands of the crawl stage."""
+"""`harvest` commands of the crawl stage: crawl, sources, runs, schedule."""
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
+from rich.table import Table
+
+
+def _fmt_time(value, fmt: str = "%m-%d %H:%M") -> str:
+    return value.strftime(fmt) if value else "-"
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
+    from harvest.cli import State, console, settings
+
+    @app.command("crawl")
+    def crawl_cmd(
+        source: str = typer.Argument(..., help="Source name (a sources.NAME table in harvest.toml, or the built-in demo)."),
+        trigger: str = typer.Option("manual", help="Recorded on the run: manual or schedule."),
+    ) -> None:
+        """Crawl SOURCE with the project's Scrapy settings and record the run."""
+        from scrapers.runs import crawl
+
+        s = settings()
+        run_id = crawl(s, source, config_path=str(State.config) if State.config else None, trigger=trigger)
+        console.print(_runs_table(s, source, limit=1, run_id=run_id))
+
+    @app.command("sources")
+    def sources_cmd() -> None:
+        """List configured sources (and the built-in demo)."""
+        from scrapers.config import all_sources
+
+        table = Table(title="sources")
+        for col in ("name", "kind", "start urls / spider", "schedule", "licence"):
+            table.add_column(col, overflow="fold")
+        for name, src in all_sources(settings()).items():
+            where = src.spider or ", ".join(src.start_urls)
+            table.add_row(name, src.kind, where, src.schedule or "-", src.licence or "-")
+        console.print(table)
+
+    @app.command("runs")
+    def runs_cmd(
+        source: Optional[str] = typer.Argument(None, help="Only this source."),
+        limit: int = typer.Option(20, help="How many runs to show, newest first."),
+    ) -> None:
+        """Crawl run history: status, times, pages, items, images, duplicates, drops, errors."""
+        console.print(_runs_table(settings(), source, limit=limit))
+
+    @app.command("schedule")
+    def schedule_cmd(
+        once: bool = typer.Option(False, "--once", help="Run what is due now, wait for it, and exit (for cron)."),
+        tick: float = typer.Option(1.0, help="Seconds between checks of the schedules."),
+    ) -> None:
+        """Run each source on its cron `schedule`, one process per crawl, never two runs of a source at once."""
+        from scrapers.schedule import Scheduler, crawl_command
+
+        s = settings()
+        config = str(State.config) if State.config else None
+        scheduler = Scheduler(s, command=lambda name: crawl_command(name, config))
+        launched = scheduler.run_once() if once else scheduler.run_forever(tick)
+        console.print(f"scheduler finished; crawls started: {', '.join(launched) or 'none'}")
+
+
+def _table(title: str, cols: tuple[str, ...], left: tuple[str, ...]):
+    from rich import box
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True, title_justify="left")
+    for col in cols:
+        table.add_column(col, justify="left" if col in left else "right", no_wrap=col in ("started", "ended", "status"),
+                         min_width={"status": 9, "source": 6}.get(col))
+    return table
+
+
+def _runs_table(s, source: str | None, *, limit: int, run_id: int | None = None):
+    """Two tables that fit 80 columns: the runs (status, times, pages, items, errors) and their images
+    (stored, known, duplicates, near-duplicates, dropped by reason)."""
+    from rich.console import Group
+    from sqlalchemy import select
+
+    from harvest.store import open_store
+    from storage.collect_models import CrawlRun, Source
+
+    of = f" of {source}" if source else ""
+    runs = _table(f"crawl runs{of}", ("run", "source", "status", "started", "ended", "pages", "items", "new",
+                                      "gone", "errs"), ("source", "status", "started", "ended"))
+    images = _table(f"images per run{of}", ("run", "stored", "known", "dups", "near-dups", "dropped (reason n)"),
+                    ("dropped (reason n)",))
+    notes = []
+    st = open_store(s)
+    try:
+        with st.sessions() as session:
+            stmt = select(CrawlRun, Source.name).join(Source).order_by(CrawlRun.id.desc()).limit(limit)
+            if source:
+                stmt = stmt.where(Source.name == source)
+            if run_id is not None:
+                stmt = stmt.where(CrawlRun.id == run_id)
+            for run, name in session.execute(stmt):
+                stats = run.stats or {}
+                get = lambda key: str(stats.get(key, "-"))  # noqa: E731
+                colour = {"succeeded": "green", "failed": "red", "running": "yellow"}.get(run.status, "magenta")
+                runs.add_row(str(run.id), name, f"[{colour}]{run.status}[/]", _fmt_time(run.started_at),
+                             _fmt_time(run.finished_at, "%H:%M:%S"), get("pages"), get("items"), get("items_new"),
+                             get("items_gone"), get("errors"))
+                dropped = ", ".join(f"{k} {v}" for k, v in (stats.get("dropped") or {}).items()) or "-"
+                images.add_row(str(run.id), get("images_stored"), get("images_known"), get("duplicates"),
+                               get("near_duplicates"), dropped)
+                if run.error:
+                    notes.append(f"run {run.id}: {run.error}")
+    finally:
+        st.close()
+    runs.caption = "\n".join(notes) or None
+    images.caption = "stored: new assets; known: stored before, not fetched again; dups: same bytes as a stored image"
+    return Group(runs, images)

@@ -1,13 +1,20 @@
-"""Configuration of crawling: global crawl settings and one `[sources.NAME]` table per site."""
+"""Configuration of crawling: global crawl settings (`[crawl]`) and one `[sources.NAME]` table per site.
+
+A source is either a Python spider (`spider = "module:Class"` or the name of a spider in
+`scrapers.spiders`) or the config-driven spider, described by selectors only. The bundled demo
+site is a built-in source `demo` used whenever harvest.toml does not define one of that name.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEMO_PORT = 8765
 
 
 class CrawlConfig(BaseModel):
-    """`[crawl]`: validation limits, near-duplicate threshold, politeness."""
+    """`[crawl]`: validation limits, near-duplicate threshold, politeness, batching and run liveness."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -17,19 +24,80 @@ class CrawlConfig(BaseModel):
     max_bytes: int = 20_000_000
     near_dup_threshold: int = Field(default=6, ge=0, le=64)
     contact_url: str = "https://github.com/harvest-data/harvest"
-    concurrency_per_domain: int = 8
+    concurrency_per_domain: int = Field(default=8, ge=1)
     autothrottle: bool = True
+    batch_size: int = Field(default=200, ge=1)  # items per database flush
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+    stale_after_seconds: float = Field(default=300.0, gt=0)  # a running run without heartbeat this long is dead
+    demo_url: str = f"http://127.0.0.1:{DEMO_PORT}/"  # where the built-in `demo` source crawls
 
 
 class SourceConfig(BaseModel):
-    """`[sources.NAME]`: a Python spider (`spider = "module:Class"` or a spider name) or the config-driven spider."""
+    """`[sources.NAME]`: a Python spider or the config-driven spider (selectors: CSS, or XPath with `xpath:`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    spider: str | None = None
+    spider: str | None = None  # "package.module:Class" or a spider name; unset = config-driven
     start_urls: list[str] = Field(default_factory=list)
     allowed_domains: list[str] = Field(default_factory=list)
-    schedule: str | None = None
-    licence: str | None = None
-    settings: dict[str, Any] = Field(default_factory=dict)
-    rules: dict[str, Any] = Field(default_factory=dict)
+    schedule: str | None = None  # cron expression, e.g. "0 3 * * *"
+    licence: str | None = None  # default licence when a page declares none
+    attribution: str | None = None
+    follow: list[str] = Field(default_factory=list)  # links to listing/pagination pages
+    item_links: list[str] = Field(default_factory=list)  # links to item (detail) pages
+    item_pattern: str | None = None  # regex: a page whose URL matches is parsed as an item
+    fields: dict[str, str] = Field(default_factory=dict)  # name -> selector (text of the matches)
+    images: list[str] = Field(default_factory=list)  # containers/elements holding the item's images
+    respect_noai: bool = False  # honour `X-Robots-Tag: noai / noimageai`
+    revalidate_images: bool = False  # conditional GET of known image URLs instead of skipping them
+    settings: dict[str, Any] = Field(default_factory=dict)  # Scrapy setting overrides for this source
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(
+                f"schedule {value!r} is not a cron expression; expected five fields like '0 3 * * *'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _spider_or_start_urls(self) -> SourceConfig:
+        if not self.spider and not self.start_urls:
+            raise ValueError(
+                "a source needs `start_urls` (the config-driven spider) or `spider` (a Python spider); "
+                "add start_urls = [\"https://...\"]"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "spider" if self.spider else "config"
+
+
+def demo_source(base_url: str = f"http://127.0.0.1:{DEMO_PORT}/") -> SourceConfig:
+    """The bundled demo site (`harvest demo site`) as a config-driven source."""
+    from urllib.parse import urlsplit
+
+    return SourceConfig(
+        start_urls=[base_url.rstrip("/") + "/"],
+        allowed_domains=[urlsplit(base_url).hostname or "127.0.0.1"],
+        follow=["a.next[rel=next]"],
+        item_links=["li.listing a.listing-link"],
+        item_pattern=r"/listing/[^/]+\.html$",
+        fields={"title": "h1.title", "description": "div.description", "price": "span.price"},
+        images=["div.gallery"],
+    )
+
+
+def all_sources(hs: Any) -> dict[str, SourceConfig]:
+    """harvest settings' sources plus the built-in `demo` (at `[crawl].demo_url`) unless harvest.toml
+    defines its own."""
+    merged = dict(hs.sources)
+    if "demo" not in merged:
+        merged["demo"] = demo_source(hs.crawl.demo_url)
+    return dict(sorted(merged.items()))

@@ -133,3 +133,20 @@ class ItemAsset(Base):
 
     item: Mapped[Item] = relationship(back_populates="links")
     asset: Mapped[Asset] = relationship(back_populates="links")
+
+
+class ImageRejection(Base):
+    """An image URL the crawl refused (not an image, truncated, too small, a bomb, ...), kept so that a
+    re-crawl need not download it again and so that a missing image can be explained."""
+
+    __tablename__ = "image_rejections"
+    __table_args__ = (UniqueConstraint("source_id", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    reason: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from storage.base import Base
-from storage.collect_models import Asset, CrawlRun, Item, ItemAsset, NearDupCluster, Source
+from storage.collect_models import Asset, CrawlRun, ImageRejection, Item, ItemAsset, NearDupCluster, Source
 from storage.dataset_models import DatasetVersion, Export, VersionMember
 from storage.label_models import Annotation, LabelingProject, Prediction, Task
 
 __all__ = [
-    "Annotation", "Asset", "Base", "CrawlRun", "DatasetVersion", "Export", "Item", "ItemAsset",
+    "Annotation", "Asset", "Base", "CrawlRun", "DatasetVersion", "Export", "ImageRejection", "Item", "ItemAsset",
     "LabelingProject", "NearDupCluster", "Prediction", "Source", "Task", "VersionMember",
 ]

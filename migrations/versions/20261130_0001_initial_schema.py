@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 02:16:03.592594
+Create Date: 2026-11-30 02:41:24.435489
 """
 from __future__ import annotations
 
@@ -84,6 +84,7 @@ def upgrade() -> None:
     sa.Column('ls_project_id', sa.Integer(), nullable=True),
     sa.Column('webhook_id', sa.Integer(), nullable=True),
     sa.Column('pull_cursor', storage.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('pull_checked_at', storage.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('options', sa.JSON(), nullable=False),
     sa.Column('created_at', storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['source_id'], ['sources.id'], name=op.f('fk_labeling_projects_source_id_sources'), ondelete='SET NULL'),
@@ -110,6 +111,23 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dataset_versions')),
     sa.UniqueConstraint('name', name=op.f('uq_dataset_versions_name'))
     )
+    op.create_table('image_rejections',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source_id', sa.Integer(), nullable=False),
+    sa.Column('url', sa.String(length=2048), nullable=False),
+    sa.Column('reason', sa.String(length=40), nullable=False),
+    sa.Column('detail', sa.Text(), nullable=True),
+    sa.Column('first_seen_at', storage.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', storage.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('crawl_run_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['crawl_run_id'], ['crawl_runs.id'], name=op.f('fk_image_rejections_crawl_run_id_crawl_runs'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['source_id'], ['sources.id'], name=op.f('fk_image_rejections_source_id_sources'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_image_rejections')),
+    sa.UniqueConstraint('source_id', 'url', name=op.f('uq_image_rejections_source_id_url'))
+    )
+    with op.batch_alter_table('image_rejections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_image_rejections_source_id'), ['source_id'], unique=False)
+
     op.create_table('items',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source_id', sa.Integer(), nullable=False),
@@ -196,6 +214,7 @@ def upgrade() -> None:
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tasks_asset_id'), ['asset_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tasks_item_id'), ['item_id'], unique=False)
+        batch_op.create_index('ix_tasks_project_asset', ['project_id', 'asset_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tasks_project_id'), ['project_id'], unique=False)
 
     op.create_table('annotations',
@@ -214,6 +233,8 @@ def upgrade() -> None:
     sa.Column('result', sa.JSON(), nullable=False),
     sa.Column('targets', sa.JSON(), nullable=False),
     sa.Column('result_hash', sa.String(length=64), nullable=False),
+    sa.Column('valid', sa.Boolean(), nullable=False),
+    sa.Column('problems', sa.JSON(), nullable=False),
     sa.Column('received_via', sa.String(length=20), nullable=False),
     sa.Column('received_at', storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_annotations_task_id_tasks'), ondelete='CASCADE'),
@@ -251,6 +272,9 @@ def upgrade() -> None:
     sa.Column('group_key', sa.String(length=512), nullable=True),
     sa.Column('targets', sa.JSON(), nullable=False),
     sa.Column('annotators', sa.JSON(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=True),
+    sa.Column('text', sa.Text(), nullable=True),
+    sa.Column('provenance', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_version_members_asset_id_assets'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_version_members_item_id_items'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_version_members_task_id_tasks'), ondelete='SET NULL'),
@@ -281,6 +305,7 @@ def downgrade() -> None:
     op.drop_table('annotations')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tasks_project_id'))
+        batch_op.drop_index('ix_tasks_project_asset')
         batch_op.drop_index(batch_op.f('ix_tasks_item_id'))
         batch_op.drop_index(batch_op.f('ix_tasks_asset_id'))
 
@@ -299,6 +324,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_items_source_id'))
 
     op.drop_table('items')
+    with op.batch_alter_table('image_rejections', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_image_rejections_source_id'))
+
+    op.drop_table('image_rejections')
     op.drop_table('dataset_versions')
     op.drop_table('labeling_projects')
     with op.batch_alter_table('crawl_runs', schema=None) as batch_op:

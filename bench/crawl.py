@@ -1,0 +1,196 @@
+"""Crawl throughput: the same local image set through Scrapy's FilesPipeline, Scrapy's ImagesPipeline
+and harvest's pipelines (validate by decoding, EXIF, sha256 + pHash, near-dups, blobs, SQL), in one run.
+
+A few hundred generated photo-like JPEGs are served on 127.0.0.1; each crawl runs in its own process
+(Twisted's reactor cannot restart) with the project's Scrapy settings; the best of `--repeat` runs counts.
+
+    .venv/bin/python bench/crawl.py [--images 300] [--repeat 2]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def photo(w: int = 1024, h: int = 768, seed: int = 0):
+    """A smooth photo-like RGB image (gradients and discs), deterministic per seed (also used by tests)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.empty((h, w, 3), np.float32)
+    for c in range(3):
+        img[..., c] = 128 + 70 * np.sin(x / rng.uniform(20, 90) + rng.uniform(0, 6)) * np.cos(y / rng.uniform(20, 90))
+    for _ in range(8):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(10, 120)
+        img[((x - cx) ** 2 + (y - cy) ** 2) < r * r] = rng.uniform(0, 255, 3)
+    return Image.fromarray(img.clip(0, 255).astype(np.uint8))
+
+
+def photo_jpeg(seed: int) -> bytes:
+    out = io.BytesIO()
+    photo(seed=seed).save(out, "JPEG", quality=88)
+    return out.getvalue()
+
+
+def serve(images: list[bytes]) -> tuple[ThreadingHTTPServer, str]:
+    links = "".join(f'<img src="/img/{i}.jpg">' for i in range(len(images)))
+    index = f"<html><body>{links}</body></html>".encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            if self.path == "/":
+                body, ctype = index, "text/html"
+            elif self.path.startswith("/img/"):
+                body, ctype = images[int(self.path[5:-4])], "image/jpeg"
+            else:
+                body, ctype = b"", "text/plain"
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 256  # the default backlog of 5 drops connections under concurrency
+
+    server = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def child(kind: str, base: str, workdir: Path) -> None:
+    """Run one crawl in this process and print {"images": n, "seconds": s} as JSON.
+
+    Every pipeline's modules are imported before the clock starts, whichever is measured, so the
+    figure is crawl throughput, not import time.
+    """
+    import importlib
+
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    for module in ("scrapy.pipelines.files", "scrapy.pipelines.images", "scrapers.media", "scrapers.pipelines",
+                   "scrapers.extensions", "scrapers.middlewares", "scrapers.loader", "harvest.settings"):
+        importlib.import_module(module)
+
+    os.environ["SCRAPY_SETTINGS_MODULE"] = "scrapers.settings"
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    settings.set("LOG_LEVEL", "WARNING")
+    for key_value in os.environ.get("BENCH_SETTINGS", "").split():
+        key, value = key_value.split("=", 1)
+        settings.set(key, json.loads(value))
+    if kind == "files":
+        settings.set("ITEM_PIPELINES", {"scrapy.pipelines.files.FilesPipeline": 1})
+        settings.set("FILES_STORE", str(workdir / "files"))
+        settings.set("HARVEST_STORE", False)
+    elif kind == "images":
+        settings.set("ITEM_PIPELINES", {"scrapy.pipelines.images.ImagesPipeline": 1})
+        settings.set("IMAGES_STORE", str(workdir / "images"))
+        settings.set("HARVEST_STORE", False)
+    else:
+        from storage.migrate import upgrade
+
+        url = f"sqlite:///{workdir / 'harvest.db'}"
+        upgrade(url)
+        settings.set("HARVEST_DATABASE_URL", url)
+        settings.set("HARVEST_DATA_DIR", str(workdir / "data"))
+
+    class BenchSpider(scrapy.Spider):
+        name = "bench"
+        start_urls = [base]
+
+        def parse(self, response):
+            for src in response.css("img::attr(src)").getall():
+                url = response.urljoin(src)
+                yield {"url": url, "page_url": response.url, "file_urls": [url], "image_urls": [url]}
+
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(BenchSpider)
+    process.crawl(crawler)
+    import resource
+
+    before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    start = time.perf_counter()
+    process.start()
+    seconds = time.perf_counter() - start
+    after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = [(a.ru_utime + a.ru_stime) - (b.ru_utime + b.ru_stime) for a, b in zip(after, before)]
+    stats = crawler.stats.get_stats()
+    stored = stats.get("file_status_count/downloaded", 0)
+    print(json.dumps({"images": stored, "seconds": seconds, "items": stats.get("item_scraped_count", 0),
+                      "cpu_main": cpu[0], "cpu_workers": cpu[1]}))
+
+
+def run_child(kind: str, base: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "HARVEST_CONFIG": str(Path(tmp) / "none.toml")}
+        proc = subprocess.run([sys.executable, __file__, "--child", kind, "--base", base, "--workdir", tmp],
+                              capture_output=True, text=True, env=env, cwd=tmp, timeout=900)
+        if proc.returncode != 0:
+            raise SystemExit(f"{kind} crawl failed:\n{proc.stderr[-4000:]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--child")
+    parser.add_argument("--base")
+    parser.add_argument("--workdir")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.base, Path(args.workdir))
+        return
+    images = [photo_jpeg(i) for i in range(args.images)]
+    server, base = serve(images)
+    print(f"{len(images)} JPEGs 1024x768 ({sum(map(len, images)) / 1e6:.1f} MB) served at {base}")
+    best: dict[str, float] = {}
+    for round_ in range(args.repeat):
+        for kind in ("files", "images", "harvest"):
+            result = run_child(kind, base)
+            assert result["images"] == len(images), (kind, result)
+            rate = result["images"] / result["seconds"]
+            best[kind] = max(best.get(kind, 0.0), rate)
+            cpu = (result["cpu_main"] + result["cpu_workers"]) / result["images"] * 1e3
+            print(f"  round {round_ + 1} {kind:8s}: {result['images']} images in {result['seconds']:.2f} s = "
+                  f"{rate:7.1f} images/s   CPU {cpu:.2f} ms/image (crawler process "
+                  f"{result['cpu_main'] / result['images'] * 1e3:.2f}, image workers "
+                  f"{result['cpu_workers'] / result['images'] * 1e3:.2f})")
+    server.shutdown()
+    print("best images/s: " + ", ".join(f"{k} {v:.1f}" for k, v in best.items()))
+    vs_images = best["harvest"] / best["images"]
+    vs_files = best["harvest"] / best["files"]
+    print(f"harvest / ImagesPipeline = {vs_images:.2f}x (goal >= 1.5x: {'OK' if vs_images >= 1.5 else 'MISSED'})")
+    print(f"harvest / FilesPipeline  = {vs_files:.2f}x (goal >= 0.7x: {'OK' if vs_files >= 0.7 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Pure extraction helpers over parsel selectors: fields, links, image URLs and licences.
+
+A selector string is CSS, or XPath when prefixed with `xpath:`.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from urllib.parse import urljoin
+
+from parsel import Selector, SelectorList
+
+IMAGE_EXT = re.compile(r"\.(jpe?g|png|gif|webp|avif|bmp|tiff?)(\?|#|$)", re.I)
+LAZY_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-srcset", "data-full",
+              "data-full-src", "data-large", "data-image", "data-img", "data-bg", "data-background")
+BACKGROUND = re.compile(r"background(?:-image)?\s*:[^;]*url\(\s*(['\"]?)(.*?)\1\s*\)", re.I)
+_SPACE = re.compile(r"\s+")
+
+
+def select(sel: Selector | SelectorList, query: str) -> SelectorList:
+    if query.startswith("xpath:"):
+        return sel.xpath(query[len("xpath:"):])
+    return sel.css(query)
+
+
+def text_of(sel: Selector | SelectorList, query: str) -> str | None:
+    """The whitespace-normalised text of everything `query` matches (attribute values as they are)."""
+    matches = select(sel, query)
+    parts: list[str] = []
+    for match in matches:
+        if isinstance(match.root, str):
+            parts.append(match.root)
+        else:
+            parts.extend(match.xpath(".//text()").getall())
+    text = _SPACE.sub(" ", " ".join(parts)).strip()
+    return text or None
+
+
+def links(sel: Selector, query: str, base_url: str) -> list[str]:
+    """Absolute URLs of the links `query` matches (elements' href, or attribute/text values)."""
+    out: list[str] = []
+    for match in select(sel, query):
+        value = match.root if isinstance(match.root, str) else match.attrib.get("href")
+        if value and not value.startswith(("javascript:", "mailto:", "#")):
+            out.append(urljoin(base_url, value.strip()))
+    return list(dict.fromkeys(out))
+
+
+def largest_from_srcset(srcset: str) -> str | None:
+    """The candidate with the largest width (`w`) or density (`x`) descriptor; bare URLs count as 1x."""
+    best: tuple[int, float, str] | None = None
+    for candidate in re.split(r",\s+|,(?=\S+\s)", srcset.strip()):
+        parts = candidate.strip().split()
+        if not parts:
+            continue
+        url, descriptor = parts[0].rstrip(","), (parts[1] if len(parts) > 1 else "1x")
+        try:
+            rank = (1, float(descriptor[:-1])) if descriptor.endswith("w") else (0, float(descriptor[:-1] or 1))
+        except ValueError:
+            continue
+        key = (*rank, url)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    return best[2] if best else None
+
+
+def _usable(url: str | None) -> bool:
+    return bool(url) and not url.strip().startswith(("data:", "javascript:", "about:"))
+
+
+def _element_images(el) -> Iterator[str]:
+    """Image URLs one element carries, best first: full-size links, srcset, lazy/data-*, src, background."""
+    tag = el.tag if isinstance(el.tag, str) else ""
+    attrs = el.attrib
+    if tag == "a":
+        href = attrs.get("href")
+        if _usable(href) and (IMAGE_EXT.search(href) or el.find(".//img") is not None):
+            yield href
+        return
+    for name in ("data-srcset", "srcset"):
+        if attrs.get(name) and (best := largest_from_srcset(attrs[name])):
+            yield best
+            return
+    for name in LAZY_ATTRS:
+        if name != "data-srcset" and _usable(attrs.get(name)):
+            yield attrs[name]
+            return
+    if tag == "img" and _usable(attrs.get("src")):
+        yield attrs["src"]
+        return
+    if (match := BACKGROUND.search(attrs.get("style", ""))) and _usable(match.group(2)):
+        yield match.group(2)
+        return
+    for name, value in attrs.items():
+        if name.startswith("data-") and _usable(value) and IMAGE_EXT.search(value):
+            yield value
+            return
+
+
+def image_urls(sel: Selector, queries: list[str], base_url: str) -> list[str]:
+    """Absolute image URLs inside the elements `queries` match, in document order, without repeats.
+
+    An `<a href>` around a thumbnail stands for its full-size image: the thumbnail inside is skipped.
+    """
+    out: list[str] = []
+    for query in queries:
+        for match in select(sel, query):
+            if isinstance(match.root, str):
+                out.append(urljoin(base_url, match.root.strip()))
+                continue
+            skip: set = set()
+            for el in match.root.iter():
+                if el in skip:
+                    continue
+                found = list(_element_images(el))
+                if found:
+                    out.append(urljoin(base_url, found[0].strip()))
+                    if el.tag == "a":
+                        skip.update(el.iter())
+    return list(dict.fromkeys(out))
+
+
+def _json_ld(sel: Selector) -> Iterator[dict]:
+    for raw in sel.css('script[type="application/ld+json"]::text').getall():
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, dict):
+                yield node
+                stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+
+
+def _name(value) -> str | None:
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, dict):
+        return _name(value.get("name") or value.get("@id") or value.get("url"))
+    if isinstance(value, list) and value:
+        return _name(value[0])
+    return None
+
+
+def licence_of(sel: Selector, base_url: str) -> tuple[str | None, str | None]:
+    """(licence, attribution) declared by the page: rel=license, meta tags, or schema.org JSON-LD."""
+    licence = sel.xpath(
+        "//*[self::a or self::link][contains(concat(' ', normalize-space(@rel), ' '), ' license ')]/@href"
+    ).get()
+    if licence:
+        licence = urljoin(base_url, licence.strip())
+    for name in ("license", "dc.rights", "dcterms.license", "dc.license", "og:license"):
+        if licence:
+            break
+        licence = sel.xpath(
+            f"//meta[translate(@name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')='{name}' "
+            f"or @property='{name}']/@content"
+        ).get()
+    attribution = sel.xpath("//meta[@name='author' or @name='dc.creator']/@content").get()
+    for node in _json_ld(sel):
+        if not licence:
+            licence = _name(node.get("license") or node.get("acquireLicensePage"))
+        if not attribution:
+            attribution = _name(node.get("creditText") or node.get("copyrightHolder")
+                                or node.get("creator") or node.get("author"))
+    return (licence.strip() if licence else None), (attribution.strip() if attribution else None)

@@ -1,0 +1,157 @@
+"""Image validation at ingest: decode with Pillow, apply EXIF orientation once, hash (sha256 + pHash).
+
+Pure functions over bytes, safe to run in worker threads. Every rejection is an `ImageRejected` with a
+stable `reason` key: empty, too_large, not_an_image, decompression_bomb, too_small, truncated, corrupt.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+import imagehash
+import scipy.fftpack  # noqa: F401 - imagehash.phash imports it lazily; load it once, before crawling
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from scrapers.errors import ImageRejected
+
+ORIENTATION = 0x0112
+# JPEG draft: decode with libjpeg's DCT scaling straight to greyscale at >= this size, then pHash
+# resizes to 32x32. Checked in tests/scrapers/test_imaging.py::test_draft_phash_agrees_with_full_decode
+# against the full-decode hash: equal for 114 of the demo site's 119 photos and 57 of 60 synthetic ones,
+# never more than 2 bits apart (far inside the near-dup threshold), ~2.8x faster. Smaller drafts
+# (64 or 128 px) were faster still but agreed on only 54-73% of the demo photos, up to 6 bits off.
+DRAFT_SIZE = (256, 256)
+
+
+@dataclass(frozen=True)
+class Limits:
+    min_width: int = 32
+    min_height: int = 32
+    max_pixels: int = 40_000_000
+    max_bytes: int = 20_000_000
+
+    @classmethod
+    def from_config(cls, crawl) -> Limits:
+        return cls(crawl.min_width, crawl.min_height, crawl.max_pixels, crawl.max_bytes)
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    data: bytes  # the bytes to store (re-encoded only if EXIF orientation required a transpose)
+    sha256: str
+    mime: str
+    width: int
+    height: int
+    phash: int  # 64-bit pHash as a signed int (fits BIGINT)
+    transposed: bool
+
+
+def signed64(value: int) -> int:
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def unsigned64(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value
+
+
+def phash_int(image: Image.Image) -> int:
+    """pHash of an image as a signed 64-bit int."""
+    bits = imagehash.phash(image).hash.flatten()
+    value = 0
+    for bit in bits:
+        value = (value << 1) | int(bit)
+    return signed64(value)
+
+
+def _open(body: bytes, limits: Limits) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(body))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected("decompression_bomb", f"Pillow's decompression-bomb check refused it ({exc})") from None
+    except UnidentifiedImageError:
+        head = body[:16]
+        raise ImageRejected(
+            "not_an_image", f"Pillow cannot identify an image format (first bytes {head!r})"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any parse failure of the header is a corrupt file
+        raise ImageRejected("corrupt", f"the image header cannot be parsed ({exc})") from None
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        raise ImageRejected(
+            "decompression_bomb",
+            f"{width}x{height} = {width * height} pixels exceeds max_pixels={limits.max_pixels}; not decoded",
+        )
+    return image
+
+
+def _failed(exc: Exception) -> ImageRejected:
+    truncated = isinstance(exc, OSError) and ("truncated" in str(exc) or "broken data stream" in str(exc))
+    return ImageRejected("truncated" if truncated else "corrupt", f"decoding failed ({exc})")
+
+
+def _decode(image: Image.Image, *, draft: bool) -> Image.Image:
+    try:
+        if draft:
+            image.draft("L", DRAFT_SIZE)
+        image.load()
+    except Exception as exc:  # noqa: BLE001 - every decoder failure is a bad file
+        raise _failed(exc) from None
+    return image
+
+
+def _orientation(image: Image.Image) -> int:
+    try:  # PNG may keep eXIf after the pixel data, so reading it can decode (and fail)
+        return int(image.getexif().get(ORIENTATION, 1) or 1)
+    except Exception as exc:  # noqa: BLE001
+        raise _failed(exc) from None
+
+
+def _reencode(image: Image.Image, fmt: str, icc: bytes | None) -> bytes:
+    out = io.BytesIO()
+    params = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {}
+    if icc:
+        params["icc_profile"] = icc
+    if fmt == "JPEG" and image.mode not in ("RGB", "L", "CMYK"):
+        image = image.convert("RGB")
+    image.save(out, format=fmt, **params)
+    return out.getvalue()
+
+
+def inspect_image(body: bytes, limits: Limits = Limits(), *, use_draft: bool = True) -> ImageFacts:
+    """Validate `body` as an image and return what to store; raise ImageRejected(reason) otherwise."""
+    if not body:
+        raise ImageRejected("empty", "the response body is empty")
+    if len(body) > limits.max_bytes:
+        raise ImageRejected("too_large", f"{len(body)} bytes exceeds max_bytes={limits.max_bytes}")
+    image = _open(body, limits)
+    fmt = image.format or "PNG"
+    mime = Image.MIME.get(fmt, f"image/{fmt.lower()}")
+    orientation = _orientation(image)
+    turns = orientation in (2, 3, 4, 5, 6, 7, 8)
+    width, height = image.size
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    if width < limits.min_width or height < limits.min_height:
+        raise ImageRejected(
+            "too_small", f"{width}x{height} is below the minimum {limits.min_width}x{limits.min_height}"
+        )
+    data = body
+    if turns:
+        icc = image.info.get("icc_profile")
+        image = ImageOps.exif_transpose(_decode(image, draft=False))
+        data = _reencode(image, fmt, icc)
+    else:
+        image = _decode(image, draft=use_draft and fmt == "JPEG")
+    return ImageFacts(
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        mime=mime,
+        width=width,
+        height=height,
+        phash=phash_int(image),
+        transposed=turns,
+    )

@@ -1,0 +1,217 @@
+"""Item pipelines around the media pipeline: policy checks first, batched persistence last.
+
+`PolicyPipeline` records the robots decision and drops items a site opted out of (noai);
+`StorePipeline` keeps an in-memory batch and writes it (in a worker thread, one batch at a time, one
+transaction each) every `[crawl].batch_size` items and at close:
+assets once per sha256, near-duplicates clustered against everything stored, items and links upserted.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.log import failure_to_exc_info
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.threads import deferToThread
+
+from scrapers.context import CrawlContext, enabled
+from scrapers.media import remembered
+from scrapers.neardup import NearDupIndex
+from storage import collect as q
+from storage.base import utcnow
+from storage.engine import session_scope
+
+logger = logging.getLogger(__name__)
+
+
+class PolicyPipeline:
+    """Sets `robots` from ROBOTSTXT_OBEY; drops pages without a URL and, for opted-in sources, noai pages."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.obey = crawler.settings.getbool("ROBOTSTXT_OBEY")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PolicyPipeline:
+        return cls(enabled(crawler))
+
+    def open_spider(self) -> None:
+        self.ctx = CrawlContext.of(self.crawler)
+
+    def _drop(self, reason: str, detail: str) -> DropItem:
+        self.crawler.stats.inc_value(f"harvest/dropped/{reason}")
+        return DropItem(f"{reason}: {detail}")
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        if not adapter.get("url"):
+            raise self._drop("no-url", f"the spider yielded an item without a url: {dict(adapter)!r:.200}")
+        adapter["robots"] = "allowed" if self.obey else "not-checked"
+        tags = " ".join(adapter.get("x_robots") or [])
+        if self.ctx.source.respect_noai:
+            if "noai" in tags.replace("noimageai", ""):
+                raise self._drop("noai", f"{adapter['url']} sends X-Robots-Tag: {tags}")
+            if "noimageai" in tags and adapter.get("image_urls"):
+                self.crawler.stats.inc_value("harvest/dropped/noimageai", len(adapter["image_urls"]))
+                adapter["image_urls"] = []
+        return item
+
+
+class StorePipeline:
+    """Persists items, assets, links and rejections in batches; clusters near-duplicates."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.batch: list[dict[str, Any]] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(enabled(crawler))
+
+    def open_spider(self) -> None:
+        self.ctx = CrawlContext.of(self.crawler)
+        self.threshold = self.ctx.crawl.near_dup_threshold
+        with self.ctx.sessions() as session:
+            self.items = q.item_ids(session, self.ctx.source_id)
+            rows = list(q.asset_hashes(session))
+        self.index = NearDupIndex.from_pairs((phash, asset_id) for asset_id, phash, _ in rows)
+        self.clusters = {asset_id: cluster for asset_id, _, cluster in rows if cluster is not None}
+        self.assets: dict[str, int] = {}  # sha256 -> id, for assets met in this run
+        self.pairs: set[tuple[str, str]] = set()  # (sha256, url) downloaded in this run
+        self.url_items: dict[str, int] = {}  # image url -> first item linking it in this run
+        self.items_seen: set[str] = set()
+        self.writes: Deferred = succeed(None)  # the chain of batch writes
+
+    def _stat(self, key: str, n: int = 1) -> None:
+        if n:
+            self.crawler.stats.inc_value(f"harvest/{key}", n)
+
+    def process_item(self, item: Any) -> Any:
+        self.batch.append(ItemAdapter(item).asdict())
+        if len(self.batch) >= self.ctx.crawl.batch_size:
+            self._schedule_flush()
+        return item
+
+    def _schedule_flush(self) -> None:
+        """Hand the batch to a worker thread; flushes run one after another, never concurrently."""
+        batch, self.batch = self.batch, []
+        if batch:
+            self.writes.addCallback(lambda _: deferToThread(self.flush, batch)).addErrback(self._flush_failed)
+
+    def _flush_failed(self, failure) -> None:
+        self.ctx.extra["flush_error"] = str(failure.value)
+        logger.error("storing a batch failed: %s", failure.getErrorMessage(), exc_info=failure_to_exc_info(failure))
+
+    async def close_spider(self) -> None:
+        self._schedule_flush()
+        await maybe_deferred_to_future(self.writes)
+        self.ctx.extra["flushed"] = "flush_error" not in self.ctx.extra
+
+    def flush(self, batch: list[dict[str, Any]]) -> None:
+        """Write one batch in one transaction (runs in a worker thread)."""
+        self.ctx.blobs.sync()  # the blobs this batch references are durable before its rows commit
+        with session_scope(self.ctx.sessions) as session:
+            asset_ids = self._write_assets(session, batch)
+            item_ids = self._write_items(session, batch)
+            self._write_links(session, batch, item_ids, asset_ids)
+            self._write_rejections(session, batch)
+        logger.debug("stored a batch of %d items", len(batch))
+
+    def _write_assets(self, session, batch: list[dict[str, Any]]) -> dict[str, int]:
+        rows: dict[str, dict[str, Any]] = {}
+        for item in batch:
+            for image in item.get("images") or []:
+                sha = image.get("sha256")
+                if sha is None or (sha, image["url"]) in self.pairs:  # known, or the same URL again
+                    continue
+                self.pairs.add((sha, image["url"]))
+                if sha in self.assets or sha in rows:  # the same bytes under another URL
+                    self._stat("duplicates")
+                    continue
+                rows[sha] = {
+                    "sha256": sha, "mime": image["mime"], "width": image["width"], "height": image["height"],
+                    "bytes": image["bytes"], "phash": image["phash"], "blob_path": image["path"],
+                }
+        if not rows:
+            return {}
+        ids, new = q.insert_assets(session, list(rows.values()))
+        self._stat("duplicates", len(rows) - len(new))
+        self._stat("images_stored", len(new))
+        assignments: dict[int, int] = {}
+        for sha, row in rows.items():
+            asset_id = ids[sha]
+            if sha in new and row["phash"] is not None:
+                hit = self.index.nearest(row["phash"], self.threshold)
+                if hit is not None:
+                    other = hit[0]
+                    cluster = self.clusters.get(other)
+                    if cluster is None:
+                        cluster = q.new_cluster(session, other)
+                        self.clusters[other] = assignments[other] = cluster
+                    self.clusters[asset_id] = assignments[asset_id] = cluster
+                    self._stat("near_duplicates")
+                self.index.add(row["phash"], asset_id)
+        q.set_clusters(session, assignments)
+        self.assets.update(ids)
+        return ids
+
+    def _write_items(self, session, batch: list[dict[str, Any]]) -> dict[str, int]:
+        now = utcnow()
+        rows = {}
+        for item in batch:
+            url = item["url"]
+            if url in self.items_seen:
+                continue
+            self.items_seen.add(url)
+            self._stat("items_unchanged" if url in self.items else "items_new")
+            rows[url] = {
+                "source_id": self.ctx.source_id, "canonical_url": url, "page_url": item.get("page_url") or url,
+                "referrer": item.get("referrer"), "fetched_at": item.get("fetched_at") or now,
+                "first_seen_at": now, "last_seen_at": now, "gone_at": None,
+                "http_status": item.get("http_status"), "etag": item.get("etag"),
+                "last_modified": item.get("last_modified"), "robots_decision": item.get("robots"),
+                "licence": item.get("licence"), "attribution": item.get("attribution"),
+                "title": item.get("title"), "text": item.get("text"), "fields": item.get("fields") or {},
+                "crawl_run_id": self.ctx.run_id, "last_crawl_run_id": self.ctx.run_id,
+            }
+        self._stat("items_stored", len(rows))
+        ids = q.upsert_items(session, list(rows.values())) if rows else {}
+        self.items.update(ids)
+        return {url: self.items[url] for item in batch if (url := item["url"]) in self.items}
+
+    def _write_links(self, session, batch, item_ids: dict[str, int], asset_ids: dict[str, int]) -> None:
+        now = utcnow()
+        fetched: dict[tuple[int, str], dict[str, Any]] = {}
+        seen: dict[tuple[int, str], dict[str, Any]] = {}
+        for item in batch:
+            item_id = item_ids[item["url"]]
+            for position, image in enumerate(item.get("images") or []):
+                url = image["url"]
+                if self.url_items.setdefault(url, item_id) != item_id and (item_id, url) not in fetched:
+                    self._stat("duplicate_urls")
+                if image.get("sha256"):
+                    row = {"item_id": item_id, "asset_id": asset_ids.get(image["sha256"]) or self.assets[image["sha256"]],
+                           "url": url, "position": position, "fetched_at": image["fetched_at"], "last_seen_at": now,
+                           "http_status": image["http_status"], "etag": image["etag"],
+                           "last_modified": image["last_modified"]}
+                    fetched[(item_id, url)] = row
+                else:
+                    seen[(item_id, url)] = {"item_id": item_id, "asset_id": image["asset_id"], "url": url,
+                                            "position": position, "last_seen_at": now}
+        q.upsert_links(session, list(fetched.values()), list(seen.values()))
+
+    def _write_rejections(self, session, batch) -> None:
+        now = utcnow()
+        rows = {}
+        for item in batch:
+            for rej in item.get("rejected") or []:
+                if not remembered(rej["reason"]):
+                    continue
+                rows[rej["url"]] = {"source_id": self.ctx.source_id, "url": rej["url"], "reason": rej["reason"],
+                                    "detail": rej["detail"], "first_seen_at": now, "last_seen_at": now,
+                                    "crawl_run_id": self.ctx.run_id}
+        q.upsert_rejections(session, list(rows.values()))

@@ -1,0 +1,136 @@
+"""Starting a crawl the harvest way: sync the source row, recover dead runs, take the run lock, crawl.
+
+Each process runs at most one crawl (Twisted's reactor cannot restart); the scheduler starts one
+`harvest crawl NAME` subprocess per run.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
+
+from scrapers.config import SourceConfig, all_sources
+from scrapers.errors import RunAlreadyActive, StoreNotReady, UnknownSource
+from storage import collect as q
+from storage.base import utcnow
+from storage.engine import make_engine, session_factory, session_scope
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_stale_runs(sessions: sessionmaker[Session], stale_after: float, host: str | None = None) -> list[int]:
+    """Mark runs left `running` by a crash as failed: a dead pid on this host, or a stale heartbeat."""
+    host = host or socket.gethostname()
+    now = utcnow()
+    dead: dict[int, str] = {}
+    with session_scope(sessions) as session:
+        for run in q.running_runs(session):
+            beat = run.heartbeat_at or run.started_at
+            if run.host == host and run.pid and not pid_alive(run.pid):
+                dead[run.id] = f"process {run.pid} on {host} died while the run was running"
+            elif now - beat > timedelta(seconds=stale_after):
+                dead[run.id] = f"no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC (host {run.host}, pid {run.pid})"
+        for run_id, why in dead.items():
+            q.fail_runs(session, [run_id], why)
+    return sorted(dead)
+
+
+def store_not_ready(engine: Engine, exc: DBAPIError) -> StoreNotReady:
+    return StoreNotReady(
+        f"cannot record the crawl in {engine.url.render_as_string(hide_password=True)}: "
+        f"{str(exc.orig).strip().splitlines()[0]}. Run `harvest init` to create or migrate the database."
+    )
+
+
+def already_running(name: str, stale_after: float) -> RunAlreadyActive:
+    return RunAlreadyActive(
+        f"source '{name}' already has a running crawl (see `harvest runs {name}`); wait for it to finish. "
+        f"A crashed run is marked failed once its process is gone or its heartbeat is older than {stale_after:.0f}s."
+    )
+
+
+def resolve_source(hs: Any, name: str) -> SourceConfig:
+    known = all_sources(hs)
+    if name not in known:
+        raise UnknownSource(
+            f"no source named '{name}'; configured sources: {', '.join(known)}. "
+            f"Add a sources.{name} table to harvest.toml."
+        )
+    return known[name]
+
+
+def sync_sources(sessions: sessionmaker[Session], hs: Any) -> dict[str, int]:
+    """Make sure every configured source has its row; return {name: id}."""
+    with session_scope(sessions) as session:
+        return {
+            name: q.upsert_source(session, name, src.kind, src.model_dump(mode="json"), src.schedule)
+            for name, src in all_sources(hs).items()
+        }
+
+
+def scrapy_settings(hs: Any, config_path: str | None, extra: dict[str, Any] | None = None):
+    """The project's Scrapy settings with what the harvest components need to find the store."""
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "scrapers.settings")
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    settings.set("HARVEST_CONFIG", config_path or "", priority="cmdline")
+    settings.set("HARVEST_DATABASE_URL", hs.database_url, priority="cmdline")
+    settings.set("HARVEST_DATA_DIR", str(hs.data_dir), priority="cmdline")
+    for key, value in (extra or {}).items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def crawl(hs: Any, name: str, *, config_path: str | None = None, trigger: str = "manual") -> int:
+    """Run one crawl of source `name` in this process and return its run id (raises RunAlreadyActive)."""
+    resolve_source(hs, name)
+    engine = make_engine(hs.database_url)
+    sessions = session_factory(engine)
+    try:
+        ids = sync_sources(sessions, hs)
+        recover_stale_runs(sessions, hs.crawl.stale_after_seconds)
+        run_id = q.start_run(sessions, ids[name], trigger=trigger, host=socket.gethostname(), pid=os.getpid())
+    except (OperationalError, ProgrammingError) as exc:
+        raise store_not_ready(engine, exc) from None
+    finally:
+        engine.dispose()
+    if run_id is None:
+        raise already_running(name, hs.crawl.stale_after_seconds)
+    status, why = "failed", "the crawl stopped before its spider closed; see the log above"
+    try:
+        from scrapy.crawler import CrawlerProcess
+
+        process = CrawlerProcess(scrapy_settings(hs, config_path, {"HARVEST_RUN_ID": run_id}))
+        process.crawl(name)
+        process.start()
+    except KeyboardInterrupt:
+        status, why = "cancelled", "interrupted before the crawl got going"
+        raise
+    finally:
+        _close_if_unfinished(hs, run_id, status, why)
+    return run_id
+
+
+def _close_if_unfinished(hs: Any, run_id: int, status: str, why: str) -> None:
+    """If the crawl never got to close (the spider failed to open, an early Ctrl-C), do not leave the
+    run `running`."""
+    engine = make_engine(hs.database_url)
+    try:
+        with session_scope(session_factory(engine)) as session:
+            q.fail_runs(session, [run_id], why, status=status)
+    finally:
+        engine.dispose()

@@ -1,0 +1,175 @@
+"""Queries and batched writes of the collect stage: sources, the run lock, known URLs, item batches.
+
+Nothing here commits per row: callers pass one session per batch (see `session_scope`).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.base import utcnow
+from storage.collect_models import Asset, CrawlRun, ImageRejection, Item, ItemAsset, NearDupCluster, Source
+from storage.upsert import ids_by_key, upsert, upsert_returning_ids
+
+ITEM_UPDATE = (
+    "source_id", "page_url", "referrer", "fetched_at", "last_seen_at", "gone_at", "http_status", "etag",
+    "last_modified", "robots_decision", "licence", "attribution", "title", "text", "fields", "last_crawl_run_id",
+)
+LINK_FULL_UPDATE = ("asset_id", "position", "fetched_at", "last_seen_at", "http_status", "etag", "last_modified")
+LINK_SEEN_UPDATE = ("asset_id", "position", "last_seen_at")
+
+
+def upsert_source(session: Session, name: str, kind: str, config: dict[str, Any], schedule: str | None) -> int:
+    row = {"name": name, "kind": kind, "config": config, "schedule": schedule}
+    return upsert_returning_ids(session, Source, [row], conflict=["name"], update=["kind", "config", "schedule"])[name]
+
+
+def start_run(sessions: sessionmaker[Session], source_id: int, *, trigger: str, host: str, pid: int) -> int | None:
+    """Insert a `running` run and return its id; None when the source already has a running run."""
+    now = utcnow()
+    with sessions() as session:
+        run = CrawlRun(source_id=source_id, status="running", started_at=now, heartbeat_at=now,
+                       host=host, pid=pid, trigger=trigger, stats={})
+        session.add(run)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return None
+        return run.id
+
+
+def heartbeat(sessions: sessionmaker[Session], run_id: int) -> None:
+    with sessions.begin() as session:
+        session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(heartbeat_at=utcnow()))
+
+
+def finish_run(
+    sessions: sessionmaker[Session], run_id: int, *, status: str, stats: dict[str, Any], error: str | None = None
+) -> None:
+    with sessions.begin() as session:
+        session.execute(
+            update(CrawlRun)
+            .where(CrawlRun.id == run_id)
+            .values(status=status, stats=stats, error=error, finished_at=utcnow(), heartbeat_at=utcnow())
+        )
+
+
+def running_runs(session: Session, source_id: int | None = None) -> list[CrawlRun]:
+    stmt = select(CrawlRun).where(CrawlRun.status == "running")
+    if source_id is not None:
+        stmt = stmt.where(CrawlRun.source_id == source_id)
+    return list(session.scalars(stmt))
+
+
+def fail_runs(session: Session, run_ids: list[int], error: str, *, status: str = "failed") -> int:
+    """Close runs that are still `running` with `status` (failed, or cancelled) and the reason."""
+    if not run_ids:
+        return 0
+    result = session.execute(
+        update(CrawlRun)
+        .where(CrawlRun.id.in_(run_ids), CrawlRun.status == "running")
+        .values(status=status, error=error, finished_at=utcnow())
+    )
+    return result.rowcount or 0
+
+
+def mark_gone(session: Session, source_id: int, run_id: int, now: datetime) -> int:
+    """Items of the source not seen by run `run_id` get `gone_at` (never deleted). Returns how many."""
+    result = session.execute(
+        update(Item)
+        .where(
+            Item.source_id == source_id,
+            Item.gone_at.is_(None),
+            or_(Item.last_crawl_run_id.is_(None), Item.last_crawl_run_id != run_id),
+        )
+        .values(gone_at=now)
+    )
+    return result.rowcount or 0
+
+
+def item_ids(session: Session, source_id: int) -> dict[str, int]:
+    return dict(session.execute(select(Item.canonical_url, Item.id).where(Item.source_id == source_id)).all())
+
+
+@dataclass(frozen=True)
+class KnownImage:
+    asset_id: int
+    blob_path: str
+    sha256: str
+    etag: str | None
+    last_modified: str | None
+
+
+def known_images(session: Session, source_id: int) -> dict[str, KnownImage]:
+    """Image URL -> what is stored for it, over the source's items."""
+    stmt = (
+        select(ItemAsset.url, ItemAsset.asset_id, Asset.blob_path, Asset.sha256, ItemAsset.etag, ItemAsset.last_modified)
+        .join(Item, Item.id == ItemAsset.item_id)
+        .join(Asset, Asset.id == ItemAsset.asset_id)
+        .where(Item.source_id == source_id)
+    )
+    return {row[0]: KnownImage(*row[1:]) for row in session.execute(stmt)}
+
+
+def rejected_urls(session: Session, source_id: int) -> dict[str, str]:
+    stmt = select(ImageRejection.url, ImageRejection.reason).where(ImageRejection.source_id == source_id)
+    return dict(session.execute(stmt).all())
+
+
+def asset_hashes(session: Session, chunk: int = 100_000) -> Iterator[tuple[int, int, int | None]]:
+    """(asset id, pHash, cluster id) of every asset with a pHash, streamed in id order."""
+    last = 0
+    while True:
+        rows = session.execute(
+            select(Asset.id, Asset.phash, Asset.cluster_id)
+            .where(and_(Asset.phash.is_not(None), Asset.id > last))
+            .order_by(Asset.id)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        yield from ((r[0], r[1], r[2]) for r in rows)
+        last = rows[-1][0]
+
+
+def insert_assets(session: Session, rows: list[dict[str, Any]]) -> tuple[dict[str, int], set[str]]:
+    """Insert assets by sha256 (existing ones untouched); return ({sha256: id}, sha256s that were new)."""
+    shas = [r["sha256"] for r in rows]
+    before = set(ids_by_key(session, Asset, ["sha256"], shas))
+    upsert(session, Asset, [r for r in rows if r["sha256"] not in before], conflict=["sha256"])
+    ids = ids_by_key(session, Asset, ["sha256"], shas)
+    return ids, set(shas) - before
+
+
+def new_cluster(session: Session, representative: int) -> int:
+    cluster = NearDupCluster(representative_asset_id=representative)
+    session.add(cluster)
+    session.flush()
+    return cluster.id
+
+
+def set_clusters(session: Session, assignments: dict[int, int]) -> None:
+    if assignments:
+        session.execute(update(Asset), [{"id": a, "cluster_id": c} for a, c in assignments.items()])
+
+
+def upsert_items(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    return upsert_returning_ids(session, Item, rows, conflict=["canonical_url"], update=list(ITEM_UPDATE))
+
+
+def upsert_links(session: Session, downloaded: list[dict[str, Any]], seen: list[dict[str, Any]]) -> None:
+    """Links whose image was fetched this run (full provenance) and links only seen again (last_seen)."""
+    upsert(session, ItemAsset, downloaded, conflict=["item_id", "url"], update=list(LINK_FULL_UPDATE))
+    upsert(session, ItemAsset, seen, conflict=["item_id", "url"], update=list(LINK_SEEN_UPDATE))
+
+
+def upsert_rejections(session: Session, rows: list[dict[str, Any]]) -> None:
+    upsert(session, ImageRejection, rows, conflict=["source_id", "url"],
+           update=["reason", "detail", "last_seen_at", "crawl_run_id"])

@@ -1,0 +1,151 @@
+"""The scheduler and the run lock: cron due-ness, one running run per source, crash recovery,
+no overlapping children, `--once`, and a graceful stop on SIGTERM."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import update
+
+from scrapers.demo_site import DemoSite, serve
+from scrapers.runs import recover_stale_runs
+from scrapers.schedule import Scheduler, is_due
+from storage import collect as q
+from storage.collect_models import CrawlRun
+from storage.engine import session_scope
+from tests.conftest import make_settings
+from tests.labelstudio import wait_for
+from tests.scrapers.helpers import harvest, harvest_env, runs, write_toml
+
+UTC = timezone.utc
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_is_due():
+    day = datetime(2026, 5, 2, tzinfo=UTC)
+    assert is_due("0 3 * * *", None, day + timedelta(hours=1))
+    assert not is_due("0 3 * * *", day - timedelta(hours=20, minutes=59), day + timedelta(hours=2))
+    assert is_due("0 3 * * *", day - timedelta(hours=21), day + timedelta(hours=3))  # exactly at the fire time
+    assert is_due("* * * * * *", day, day + timedelta(seconds=1))
+    assert not is_due("* * * * * *", day, day + timedelta(milliseconds=500))
+
+
+def test_one_running_run_per_source(sessions):
+    with session_scope(sessions) as s:
+        source = q.upsert_source(s, "a", "config", {}, None)
+    first = q.start_run(sessions, source, trigger="manual", host="h", pid=1)
+    assert first is not None
+    assert q.start_run(sessions, source, trigger="schedule", host="other-machine", pid=2) is None
+    q.finish_run(sessions, first, status="succeeded", stats={})
+    assert q.start_run(sessions, source, trigger="manual", host="h", pid=3) not in (None, first)
+
+
+def test_crashed_runs_are_marked_failed(sessions):
+    host = socket.gethostname()
+    with session_scope(sessions) as s:
+        ids = [q.upsert_source(s, n, "config", {}, None) for n in ("dead", "alive", "stale", "fresh")]
+    dead = q.start_run(sessions, ids[0], trigger="manual", host=host, pid=dead_pid())
+    alive = q.start_run(sessions, ids[1], trigger="manual", host=host, pid=os.getpid())
+    stale = q.start_run(sessions, ids[2], trigger="manual", host="elsewhere", pid=1)
+    fresh = q.start_run(sessions, ids[3], trigger="manual", host="elsewhere", pid=1)
+    with session_scope(sessions) as s:
+        s.execute(update(CrawlRun).where(CrawlRun.id == stale)
+                  .values(heartbeat_at=datetime.now(UTC) - timedelta(minutes=10)))
+    assert recover_stale_runs(sessions, stale_after=300, host=host) == sorted([dead, stale])
+    with sessions() as s:
+        status = {r.id: (r.status, r.error) for r in s.query(CrawlRun)}
+    assert status[dead][0] == "failed" and "died" in status[dead][1]
+    assert status[stale][0] == "failed" and "heartbeat" in status[stale][1]
+    assert status[alive][0] == status[fresh][0] == "running"
+    # the lock is free again for the recovered source
+    assert q.start_run(sessions, ids[0], trigger="manual", host=host, pid=os.getpid()) is not None
+
+
+def test_scheduler_never_overlaps_a_source(sqlite_url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    hs = make_settings(tmp_path, sqlite_url, sources={
+        "every_second": {"start_urls": ["http://127.0.0.1:9/"], "schedule": "* * * * * *"},
+        "unscheduled": {"start_urls": ["http://127.0.0.1:9/"]},
+    })
+    log = tmp_path / "log.txt"
+    script = (f"import time; open({str(log)!r}, 'a').write('start\\n'); time.sleep(1.2); "
+              f"open({str(log)!r}, 'a').write('end\\n')")
+    scheduler = Scheduler(hs, command=lambda name: [sys.executable, "-c", script])
+    deadline = time.monotonic() + 4.0
+    while time.monotonic() < deadline:
+        scheduler.tick()
+        time.sleep(0.1)
+    scheduler.wait_children(10)
+    events = log.read_text().split()
+    assert scheduler.launched.count("every_second") >= 2 and "unscheduled" not in scheduler.launched
+    assert events == ["start", "end"] * (len(events) // 2), events  # never two at once
+
+
+@pytest.fixture(scope="module")
+def demo():
+    with serve(DemoSite(0), port=0) as srv:
+        yield srv
+
+
+def _scheduled_demo(settings, demo, tmp_path):
+    from scrapers.config import demo_source
+
+    cfg = demo_source(demo.base_url).model_dump(exclude_none=True)
+    cfg["schedule"] = "* * * * * *"
+    config = write_toml(tmp_path / "harvest.toml", {"sources.demo": {k: v for k, v in cfg.items() if v != {}}})
+    return harvest_env(settings, config)
+
+
+def test_schedule_once_recovers_a_crashed_run_and_crawls(sqlite_settings, demo, tmp_path):
+    settings = sqlite_settings
+    env = _scheduled_demo(settings, demo, tmp_path)
+    assert harvest(["init"], env, tmp_path).returncode == 0
+    from storage.engine import make_engine, session_factory
+
+    engine = make_engine(settings.database_url)
+    sessions = session_factory(engine)
+    with session_scope(sessions) as s:
+        source = q.upsert_source(s, "demo", "config", {}, "* * * * * *")
+    crashed = q.start_run(sessions, source, trigger="schedule", host=socket.gethostname(), pid=dead_pid())
+    with session_scope(sessions) as s:  # it crashed a minute ago
+        ago = datetime.now(UTC) - timedelta(minutes=1)
+        s.execute(update(CrawlRun).where(CrawlRun.id == crashed).values(started_at=ago, heartbeat_at=ago))
+    engine.dispose()
+    proc = harvest(["schedule", "--once"], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "demo" in proc.stdout
+    by_id = {r.id: r for r in runs(settings.database_url)}
+    assert by_id[crashed].status == "failed"
+    (new,) = [r for r in by_id.values() if r.id != crashed]
+    assert (new.status, new.trigger) == ("succeeded", "schedule") and new.stats["items"] > 0
+
+
+def test_scheduler_stops_gracefully_on_sigterm(sqlite_settings, demo, tmp_path):
+    settings = sqlite_settings
+    env = _scheduled_demo(settings, demo, tmp_path)
+    assert harvest(["init"], env, tmp_path).returncode == 0
+    mark = demo.requests.mark()
+    proc = subprocess.Popen([sys.executable, "-m", "harvest", "schedule", "--tick", "0.2"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: any(r.path.startswith("/listing/") for r in demo.requests.since(mark)), 60, "a crawl")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    final = runs(settings.database_url)
+    assert len(final) == 1 and final[0].status in ("cancelled", "succeeded"), [(r.status, r.error) for r in final]
+    assert final[0].finished_at is not None and final[0].stats["finish_reason"] in ("shutdown", "finished")
