@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base, utcnow
@@ -24,7 +24,8 @@ class LabelingProject(Base):
     ls_url: Mapped[str | None] = mapped_column(String(512))
     ls_project_id: Mapped[int | None]
     webhook_id: Mapped[int | None]
-    pull_cursor: Mapped[datetime | None]
+    pull_cursor: Mapped[datetime | None]  # newest task updated_at seen by pull (Label Studio's clock)
+    pull_checked_at: Mapped[datetime | None]  # Label Studio's time just before the last pull's task query
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -38,6 +39,7 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "sample_key"),
         UniqueConstraint("project_id", "ls_task_id"),
+        Index("ix_tasks_project_asset", "project_id", "asset_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,6 +78,8 @@ class Annotation(Base):
     result: Mapped[list[Any]] = mapped_column(default=list)
     targets: Mapped[list[Any]] = mapped_column(default=list)
     result_hash: Mapped[str] = mapped_column(String(64))
+    valid: Mapped[bool] = mapped_column(default=True)  # False: the result contradicts the label config
+    problems: Mapped[list[Any]] = mapped_column(default=list)  # why it is invalid, one message per region
     received_via: Mapped[str] = mapped_column(String(20), default="pull")  # pull|webhook
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -17,6 +17,8 @@ from storage.migrate import upgrade
 from storage.models import Base
 from tests.services import missing
 
+pytest_plugins = ["tests.labelstudio"]  # one real Label Studio server per test session
+
 BACKENDS = ["sqlite", "postgres"]
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.labelstudio import *  # noqa: F401,F403 - the session Label Studio server
 from tests.services import missing
 
 

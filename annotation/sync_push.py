@@ -1,0 +1,211 @@
+"""Push samples to Label Studio: bulk imports, idempotent across re-runs and crashes.
+
+Order of operations: (1) convert and validate every pre-annotation; (2) if pending rows were left
+by an earlier run, or Label Studio holds a different number of tasks than harvest recorded, list
+the project's tasks' `harvest_sample` keys once; (3) batch by batch: record a Task row per new
+sample as pending (ls_task_id NULL) and commit, adopt rows whose key Label Studio already holds,
+import the rest in one request, and record the task ids (Label Studio imports batch k while harvest
+records batch k-1 and prepares k+1). A crash anywhere leaves pending rows that (2) reconciles.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from annotation.client import LabelStudioClient
+from annotation.connect import client_for, document_root
+from annotation.convert import spec_from_config, targets_to_results
+from annotation.errors import ConversionError
+from annotation.media import local_url, publish
+from annotation.projects import load_project
+from storage.base import utcnow
+from storage.collect_models import Asset
+from storage.engine import session_scope
+from storage.label_models import Prediction
+from storage.labels import (add_pending_tasks, count_tasks, mark_pushed, new_image_samples, new_text_samples,
+                            pending_tasks, task_ids)
+from storage.targets import TargetError, validate_target
+from storage.upsert import upsert
+
+KEY = "harvest_sample"
+
+
+@dataclass
+class PushReport:
+    new: int = 0  # samples recorded as tasks in this run
+    imported: int = 0  # tasks sent to Label Studio in this run
+    adopted: int = 0  # pending tasks found already in Label Studio (an earlier run crashed)
+    predictions: int = 0
+    batches: int = 0
+    reconciled: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def sample_key(kind: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{'asset' if kind == 'image' else 'item'}:{key}"
+    return key
+
+
+def ls_predictions(raw: dict[str, Any] | list[dict[str, Any]] | None, spec, interface, width, height,
+                   labels: set[str], key: str) -> list[dict[str, Any]]:
+    """Internal targets (or {"model_version", "score", "targets"}) -> validated LS prediction dicts."""
+    if not raw:
+        return []
+    groups = raw if isinstance(raw, list) and raw and isinstance(raw[0], dict) and "targets" in raw[0] else [raw]
+    out = []
+    for group in groups:
+        targets = group["targets"] if isinstance(group, dict) else group
+        try:
+            for target in targets:
+                validate_target(target, labels)
+        except TargetError as exc:
+            raise ConversionError(f"prediction for {key}: {exc}") from None
+        result = targets_to_results(targets, spec, width, height)
+        errors = interface.validate_prediction({"result": result}, return_errors=True)
+        if errors:
+            raise ConversionError(f"prediction for {key} does not fit the label config: {errors}")
+        meta = group if isinstance(group, dict) else {}
+        out.append({"model_version": str(meta.get("model_version", "harvest")), "score": meta.get("score"),
+                    "result": result, "targets": targets})
+    return out
+
+
+def _task_rows(store, project, limit: int | None) -> list[dict[str, Any]]:
+    rows = []
+    with session_scope(store.sessions) as session:
+        if project.options.get("kind", "image") == "text":
+            for item in new_text_samples(session, project, limit):
+                key = f"item:{item.id}"
+                rows.append({"project_id": project.id, "sample_key": key, "asset_id": None, "item_id": item.id,
+                             "data": {"text": item.text, KEY: key}})
+            return rows
+        assets = new_image_samples(session, project, limit)
+    root = str(store.blobs.root)
+    blobs = [(os.path.join(root, store.blobs.relpath(a.sha256)), a.sha256, a.mime) for a in assets]  # checks keys
+    paths = publish(blobs, Path(store.settings.data_dir), document_root(store.settings))
+    for asset, rel in zip(assets, paths):
+        key = f"asset:{asset.id}"
+        rows.append({"project_id": project.id, "sample_key": key, "asset_id": asset.id, "item_id": None,
+                     "data": {"image": local_url(rel), KEY: key, "width": asset.width, "height": asset.height}})
+    return rows
+
+
+def held_keys(client: LabelStudioClient, project) -> dict[str, int]:
+    """harvest_sample -> LS task id for every task Label Studio holds in the project (one listing)."""
+    held: dict[str, int] = {}
+    for task in client.iter_tasks(project.ls_project_id, fields="task_only", page_size=5000):
+        key = (task.get("data") or {}).get(KEY)
+        if key is not None:
+            held.setdefault(key, task["id"])
+    return held
+
+
+def _sizes(store, keys: list[str]) -> dict[str, tuple[int | None, int | None]]:
+    ids = [int(k.split(":", 1)[1]) for k in keys if k.startswith("asset:") and k.split(":", 1)[1].isdigit()]
+    with session_scope(store.sessions) as session:
+        rows = session.execute(select(Asset.id, Asset.width, Asset.height).where(Asset.id.in_(ids))) if ids else []
+        return {f"asset:{i}": (w, h) for i, w, h in rows}
+
+
+def _batches(store, project, limit: int | None, size: int) -> Iterator[list[tuple[int, str, dict]]]:
+    """Pending rows left by earlier runs, then new samples recorded as pending one batch at a time."""
+    with session_scope(store.sessions) as session:
+        left = [(r.id, r.sample_key, r.data) for r in pending_tasks(session, project.id)]
+    for i in range(0, len(left), size):
+        yield left[i:i + size]
+    remaining = limit
+    while remaining is None or remaining > 0:
+        rows = _task_rows(store, project, size if remaining is None else min(size, remaining))
+        if not rows:
+            return
+        with session_scope(store.sessions) as session:
+            add_pending_tasks(session, rows)
+            ids = task_ids(session, project.id, [r["sample_key"] for r in rows])
+        if remaining is not None:
+            remaining -= len(rows)
+        yield [(ids[r["sample_key"]], r["sample_key"], r["data"]) for r in rows]
+
+
+def push(store, project_name: str, predictions: dict[Any, Any] | None = None, limit: int | None = None, *,
+         client: LabelStudioClient | None = None, batch_size: int | None = None,
+         on_batch: Callable[[int], None] | None = None) -> PushReport:
+    """Send the project's samples that Label Studio does not hold yet, with optional pre-annotations.
+
+    `predictions` maps a sample key ("asset:12", "item:3", or an asset/item id) to a list of internal
+    targets, or to a list of {"model_version", "score", "targets"} dicts.
+    """
+    project = load_project(store, project_name)
+    kind = project.options.get("kind", "image")
+    spec = spec_from_config(project.label_config)
+    from label_studio_sdk.label_interface import LabelInterface
+
+    interface = LabelInterface(project.label_config)
+    labels = set(project.labels)
+    wanted = {sample_key(kind, k): v for k, v in (predictions or {}).items()}
+    sizes = _sizes(store, list(wanted))  # convert and validate every prediction before anything is written
+    converted = {k: ls_predictions(v, spec, interface, *sizes.get(k, (None, None)), labels, k)
+                 for k, v in wanted.items()}
+    report = PushReport()
+    own = client is None
+    client = client or client_for(store.settings)
+    size = batch_size or store.settings.labelstudio.batch_size
+    try:
+        with session_scope(store.sessions) as session:
+            leftovers = count_tasks(session, project.id, pushed=False)
+            known = count_tasks(session, project.id, pushed=True)
+        held: dict[str, int] = {}
+        sent: set[str] = set()
+        if leftovers or client.get_project(project.ls_project_id).get("task_number") != known:
+            held, report.reconciled = held_keys(client, project), True
+
+        def record(future: Future, batch: list[tuple[int, str, dict]]) -> None:
+            ids = future.result()
+            with session_scope(store.sessions) as session:
+                mark_pushed(session, [(tid, ls_id) for (tid, _, _), ls_id in zip(batch, ids)], utcnow())
+                rows = [{"task_id": tid, "model_version": p["model_version"], "score": p["score"],
+                         "result": p["result"], "targets": p["targets"]}
+                        for tid, key, _ in batch for p in converted.get(key, [])]
+                upsert(session, Prediction, rows, conflict=("id",))
+            report.imported += len(batch)
+            report.predictions += len(rows)
+            sent.update(key for _, key, _ in batch)
+            report.batches += 1
+            if on_batch is not None:
+                on_batch(report.batches)
+
+        # Label Studio imports batch k while harvest records batch k-1 and prepares batch k+1
+        in_flight: tuple[Future, list] | None = None
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for batch in _batches(store, project, limit, size):
+                adopt = [(tid, held[key]) for tid, key, _ in batch if key in held]
+                if adopt:
+                    with session_scope(store.sessions) as session:
+                        mark_pushed(session, adopt, utcnow())
+                    report.adopted += len(adopt)
+                    batch = [b for b in batch if b[1] not in held]
+                if not batch:
+                    continue
+                payload = [{"data": data} for _, _, data in batch]  # data[harvest_sample]: the idempotency key
+                for task, (_, key, _) in zip(payload, batch):
+                    if converted.get(key):
+                        task["predictions"] = [{k: p[k] for k in ("model_version", "score", "result")}
+                                               for p in converted[key]]
+                future = pool.submit(client.import_tasks, project.ls_project_id, payload)
+                if in_flight is not None:
+                    record(*in_flight)
+                in_flight = (future, batch)
+            if in_flight is not None:
+                record(*in_flight)
+        report.problems += [f"prediction for {k} not sent: the sample was not pushed in this run (already in "
+                            "Label Studio, or beyond --limit)" for k in sorted(converted) if converted[k] and k not in sent]
+    finally:
+        if own:
+            client.close()
+    return report

@@ -1,0 +1,121 @@
+"""The webhook receiver: an ASGI app Label Studio calls on annotation create, update and delete.
+
+Label Studio (without Redis) sends the webhook inside the annotator's request and never retries, so
+the endpoint checks the shared secret, answers at once and stores in a background task; `pull`
+remains the reconciler. The same annotation arriving here and by pull is one revision (same hash).
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Callable
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from annotation.client import LabelStudioClient
+from annotation.convert import spec_from_config
+from annotation.server import state_dir
+from annotation.sync import apply_tasks
+from storage.engine import session_scope
+from storage.labels import mark_deleted, project_by_ls_id
+from storage.base import utcnow
+
+HEADER = "X-Harvest-Secret"
+ACTIONS = ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"]
+log = logging.getLogger("annotation.webhook")
+
+
+def webhook_secret(settings) -> str:
+    """`[labelstudio] webhook_secret`, else one generated once into <data_dir>/labelstudio/ (0600)."""
+    if settings.labelstudio.webhook_secret is not None:
+        return settings.labelstudio.webhook_secret.get_secret_value()
+    path = state_dir(Path(settings.data_dir)) / "webhook_secret"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+def serve(app: Starlette, host: str, port: int):
+    """A uvicorn server for `app` (call .run(), or run it in a thread and set .should_exit)."""
+    import uvicorn
+
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+
+
+def register(client: LabelStudioClient, store, project, url: str, secret: str) -> int:
+    """(Re)register the webhook of one project and record its id."""
+    from storage.label_models import LabelingProject
+
+    if project.webhook_id:
+        client.delete_webhook(project.webhook_id)
+    hook = client.create_webhook(project.ls_project_id, url, {HEADER: secret}, ACTIONS)
+    with session_scope(store.sessions) as session:
+        session.get(LabelingProject, project.id).webhook_id = hook["id"]
+    return hook["id"]
+
+
+def store_event(store, payload: dict[str, Any], users: dict[int, str]) -> dict[str, Any]:
+    """Apply one webhook payload to the store; returns a small summary (also used by tests)."""
+    action = payload.get("action")
+    ls_project = (payload.get("project") or {}).get("id")
+    with session_scope(store.sessions) as session:
+        project = project_by_ls_id(session, ls_project) if ls_project is not None else None
+        if project is None:
+            return {"ignored": f"project {ls_project} is not a harvest project"}
+        if action == "ANNOTATIONS_DELETED":
+            ids = [int(a["id"]) for a in payload.get("annotations") or []]
+            return {"deleted": mark_deleted(session, ids, utcnow())}
+        if action in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED"):
+            ann = payload["annotation"]
+            task_id = ann.get("task") or (payload.get("task") or {}).get("id")
+            spec = spec_from_config(project.label_config)
+            report = apply_tasks(session, project.id, spec, [{"id": task_id, "annotations": [ann]}],
+                                 via="webhook", complete=False, users=users)
+            return {"revisions": report.revisions, "invalid": report.invalid}
+    return {"ignored": f"action {action}"}
+
+
+def create_app(store, secret: str, users: dict[int, str] | None = None,
+               refresh_users: Callable[[], dict[int, str]] | None = None) -> Starlette:
+    """The ASGI app: POST /hook (checked with the X-Harvest-Secret header), GET /health.
+
+    `refresh_users` (e.g. a Label Studio user listing) is called when an annotator id is unknown.
+    """
+    users = users if users is not None else {}
+
+    def work(payload: dict[str, Any]) -> None:
+        try:
+            who = (payload.get("annotation") or {}).get("completed_by")
+            if refresh_users is not None and isinstance(who, int) and who not in users:
+                users.update(refresh_users())
+            store_event(store, payload, users)
+        except Exception:  # noqa: BLE001 - a lost event is re-read by the next pull
+            log.exception("webhook event %s not stored; the next `harvest label pull` will pick it up",
+                          payload.get("action"))
+
+    async def hook(request: Request) -> JSONResponse:
+        given = request.headers.get(HEADER, "")
+        if not given or not hmac.compare_digest(given.encode(), secret.encode()):
+            return JSONResponse({"error": f"missing or wrong {HEADER} header"}, status_code=401)
+        try:
+            payload = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        if not isinstance(payload, dict):
+            return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
+        return JSONResponse({"accepted": payload.get("action")}, background=BackgroundTask(work, payload))
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[Route("/hook", hook, methods=["POST"]), Route("/health", health)])

@@ -1,0 +1,118 @@
+"""Label Studio results <-> internal targets, both ways, on hand-computed cases."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from annotation.convert import (check_result, coco_rle_to_mask, mask_to_coco_rle, results_to_targets,
+                                spec_from_config, targets_to_results)
+from annotation.templates import get_template
+
+
+def spec(template: str, labels=("cat", "dog")):
+    return spec_from_config(get_template(template).label_config(list(labels)))
+
+
+def close(a, b, tol=1e-9):
+    return np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), atol=tol)
+
+
+def test_percent_to_pixels_for_a_box():
+    result = {"id": "r1", "type": "rectanglelabels", "from_name": "label", "to_name": "image",
+              "original_width": 320, "original_height": 240,
+              "value": {"x": 25, "y": 50, "width": 12.5, "height": 10, "rotation": 0, "rectanglelabels": ["dog"]}}
+    targets, problems = results_to_targets([result], spec("object-detection"))
+    assert problems == []
+    assert targets == [{"type": "bbox", "x_min": 80.0, "y_min": 120.0, "x_max": 120.0, "y_max": 144.0,
+                        "label": "dog", "instance": "r1"}]
+
+
+def test_box_round_trip_pixels_percent_pixels():
+    s = spec("object-detection")
+    box = {"type": "bbox", "x_min": 13.3, "y_min": 7.1, "x_max": 200.9, "y_max": 300.2, "label": "cat", "instance": "b"}
+    [result] = targets_to_results([box], s, 333, 401)
+    assert close([result["value"]["x"], result["value"]["width"]], [13.3 / 333 * 100, (200.9 - 13.3) / 333 * 100])
+    [back], _ = results_to_targets([result], s)
+    assert close([back[k] for k in ("x_min", "y_min", "x_max", "y_max")], [13.3, 7.1, 200.9, 300.2])
+
+
+def test_rotated_rectangle_gives_enclosing_box_and_corner_polygon():
+    # 20 x 10 px at (10, 10), turned 90 degrees clockwise about its top-left corner, in a 100 x 100 image
+    result = {"id": "rot", "type": "rectanglelabels", "from_name": "label", "to_name": "image",
+              "original_width": 100, "original_height": 100,
+              "value": {"x": 10, "y": 10, "width": 20, "height": 10, "rotation": 90, "rectanglelabels": ["cat"]}}
+    s = spec("object-detection")
+    targets, _ = results_to_targets([result], s)
+    bbox, poly = targets
+    assert bbox["type"] == "bbox" and poly["type"] == "polygon" and bbox["instance"] == poly["instance"] == "rot"
+    assert close([bbox["x_min"], bbox["y_min"], bbox["x_max"], bbox["y_max"]], [0, 10, 10, 30])
+    assert close(poly["points"], [[10, 10], [10, 30], [0, 30], [0, 10]])
+    [again] = targets_to_results(targets, s, 100, 100)  # the corner polygon becomes the rotation again
+    assert close([again["value"][k] for k in ("x", "y", "width", "height", "rotation")], [10, 10, 20, 10, 90])
+
+
+def test_polygon_and_keypoints_both_ways():
+    poly = {"type": "polygon", "points": [[10, 10], [50, 10], [30, 40]], "label": "cat", "instance": "p"}
+    [result] = targets_to_results([poly], spec("polygon-segmentation"), 200, 100)
+    assert close(result["value"]["points"], [[5, 10], [25, 10], [15, 40]])
+    [back], _ = results_to_targets([result], spec("polygon-segmentation"))
+    assert close(back["points"], poly["points"])
+
+    s = spec("keypoints", ["nose", "tail"])
+    kp = {"type": "keypoints", "points": [[25, 50], [75, 10]], "labels": ["nose", "tail"], "label": None,
+          "instance": None}
+    results = targets_to_results([kp], s, 100, 200)
+    assert [r["value"]["keypointlabels"] for r in results] == [["nose"], ["tail"]]
+    assert close([(r["value"]["x"], r["value"]["y"]) for r in results], [(25, 25), (75, 5)])
+    [back], _ = results_to_targets(results, s)
+    assert close(back["points"], kp["points"]) and back["labels"] == ["nose", "tail"]
+
+
+def test_coco_rle_by_hand_and_brush_round_trip():
+    mask = np.array([[0, 1, 1], [0, 0, 1]], dtype=np.uint8)
+    assert mask_to_coco_rle(mask) == {"size": [2, 3], "counts": [2, 1, 1, 2]}  # column-major, zeros first
+    assert mask_to_coco_rle(np.ones((1, 2))) == {"size": [1, 2], "counts": [0, 2]}
+    big = np.zeros((30, 40), dtype=np.uint8)
+    big[5:20, 10:35] = 1
+    rle = mask_to_coco_rle(big)
+    assert (coco_rle_to_mask(rle) == big).all()
+    s = spec("mask-segmentation")
+    [result] = targets_to_results([{"type": "mask", "rle": rle, "label": "dog", "instance": "m"}], s, 40, 30)
+    assert result["value"]["format"] == "rle"
+    [back], problems = results_to_targets([result], s)
+    assert problems == [] and back["rle"] == rle and back["label"] == "dog"
+
+
+def test_choices_and_spans():
+    [c] = targets_to_results([{"type": "choice", "label": "dog"}], spec("image-classification"))
+    assert c["value"] == {"choices": ["dog"]}
+    targets, _ = results_to_targets([{**c, "value": {"choices": ["cat", "dog"]}}], spec("image-multilabel"))
+    assert [t["label"] for t in targets] == ["cat", "dog"]
+    span = {"type": "span", "start": 0, "end": 5, "label": "PER", "text": "Alice"}
+    [r] = targets_to_results([span], spec("ner", ["PER"]))
+    [back], _ = results_to_targets([r], spec("ner", ["PER"]))
+    assert back == span
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"from_name": "other"}, "from_name 'other'"),
+    ({"value": {"x": 1, "y": 1, "width": 1, "height": 1, "rectanglelabels": ["zebra"]}}, "unknown label"),
+    ({"original_width": None}, "missing original_width"),
+    ({"type": "polygonlabels"}, "does not match control"),
+])
+def test_results_that_contradict_the_config_are_reported(change, expected):
+    result = {"id": "x", "type": "rectanglelabels", "from_name": "label", "to_name": "image",
+              "original_width": 10, "original_height": 10,
+              "value": {"x": 1, "y": 1, "width": 1, "height": 1, "rectanglelabels": ["cat"]}, **change}
+    s = spec("object-detection")
+    assert any(expected in p for p in check_result(result, s))
+    targets, problems = results_to_targets([result], s)
+    assert targets == [] and problems
+
+
+def test_prediction_for_a_missing_control_is_refused():
+    from annotation.errors import ConversionError
+
+    with pytest.raises(ConversionError, match="no polygonlabels control"):
+        targets_to_results([{"type": "polygon", "points": [[0, 0], [1, 0], [1, 1]], "label": "cat"}],
+                           spec("object-detection"), 10, 10)
