@@ -1,14 +1,15 @@
 """Configuration of the Label Studio connection: `[labelstudio]` in harvest.toml.
 
 The token comes from `HARVEST_LABELSTUDIO_TOKEN` (or `HARVEST_LABELSTUDIO__TOKEN`), or from the state
-file written by `harvest label server start`; it is a SecretStr and never printed.
+file written by `harvest label server start`; it is a SecretStr and never printed. `media_url` switches
+image tasks from Label Studio's local files to signed URLs on `harvest label media` (another machine).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 LS_VERSION = "1.23.2"
 TOKEN_ENV = "HARVEST_LABELSTUDIO_TOKEN"
@@ -28,6 +29,11 @@ class LabelStudioConfig(BaseModel):
     webhook_secret: SecretStr | None = None  # HARVEST_LABELSTUDIO__WEBHOOK_SECRET
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8097
+    media_url: str | None = None  # e.g. "http://harvest-host:8098": signed harvest media URLs; unset = local files
+    media_secret: SecretStr | None = None  # HARVEST_LABELSTUDIO__MEDIA_SECRET; else generated into the state folder
+    media_ttl_days: int = Field(365, gt=0)  # lifetime of a signed image URL, fixed at push time
+    media_host: str = "127.0.0.1"  # `harvest label media` listen address (0.0.0.0 for other machines)
+    media_port: int = 8098
     batch_size: int = 500  # tasks per bulk import request
     start_timeout: float = 180.0
     request_timeout: float = 120.0
@@ -37,6 +43,14 @@ class LabelStudioConfig(BaseModel):
         if self.token is None and os.environ.get(TOKEN_ENV):
             self.token = SecretStr(os.environ[TOKEN_ENV])
         return self
+
+    @field_validator("media_url")
+    @classmethod
+    def _media_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"media_url must be an http(s) URL the annotators' browsers can reach, such as "
+                             f"'http://harvest-host:8098'; found {value!r}")
+        return value.rstrip("/") if value else None
 
     def venv_path(self) -> Path:
         if self.venv is not None:

@@ -1,4 +1,8 @@
-"""How images reach the annotator's browser: Label Studio's local-files serving.
+"""How images reach the annotator's browser: Label Studio's local files, or signed harvest media URLs.
+
+`image_urls` picks one: with `[labelstudio] media_url` set, each task gets
+`<media_url>/media/<sha256>.<ext>?exp=<unix>&sig=<hex>`, served by `harvest label media`
+(annotation/media_server.py), where sig = HMAC-SHA256(media secret, "<sha256>.<ext>:<exp>"). Otherwise:
 
 Label Studio runs with LOCAL_FILES_DOCUMENT_ROOT covering harvest's data dir (by default equal to
 it). Blobs have no file extension, and Label Studio derives the Content-Type from the name (an
@@ -9,13 +13,19 @@ hard-linked (copied across file systems) to `<data_dir>/ls-files/<sha256>.<ext>`
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import math
 import mimetypes
 import os
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import quote
 
+from annotation.connect import document_root
 from annotation.errors import MediaError
+from annotation.secret_file import stored_secret
 
 FOLDER = "ls-files"
 
@@ -67,3 +77,45 @@ def publish(blobs: list[tuple[str, str, str]], data_dir: Path, document_root: Pa
 
 def local_url(relpath: str) -> str:
     return f"/data/local-files/?d={quote(relpath)}"
+
+
+def media_secret(settings) -> str:
+    """`[labelstudio] media_secret`, else one generated once into <data_dir>/labelstudio/ (0600)."""
+    return stored_secret(Path(settings.data_dir), "media_secret", settings.labelstudio.media_secret)
+
+
+def signature(secret: str, name: str, exp: int) -> str:
+    """HMAC-SHA256(secret, "<sha256>.<ext>:<exp>") in hex."""
+    return hmac.new(secret.encode(), f"{name}:{exp}".encode(), hashlib.sha256).hexdigest()
+
+
+def expiry(ttl_days: int, now: float | None = None) -> int:
+    """`now` + ttl, rounded up to a whole UTC day, so URLs signed the same day are identical (cacheable)."""
+    moment = (time.time() if now is None else now) + ttl_days * 86400
+    return math.ceil(moment / 86400) * 86400
+
+
+def signed_url(base: str, secret: str, sha256: str, mime: str, exp: int) -> str:
+    name = f"{sha256}{extension(mime)}"
+    return f"{base.rstrip('/')}/media/{name}?exp={exp}&sig={signature(secret, name, exp)}"
+
+
+def valid(secret: str, name: str, exp: str | None, sig: str | None, now: float | None = None) -> bool:
+    """Whether `sig` signs `name` until `exp` and `exp` has not passed (constant-time comparison)."""
+    if not exp or not sig or not exp.isdigit() or len(exp) > 12:
+        return False
+    if int(exp) < (time.time() if now is None else now):
+        return False
+    return hmac.compare_digest(sig.encode(), signature(secret, name, int(exp)).encode())
+
+
+def image_urls(store, assets) -> list[str]:
+    """The task image URL of each asset: signed media URLs if `media_url` is set, else local files."""
+    settings = store.settings
+    cfg = settings.labelstudio
+    if cfg.media_url:
+        secret, exp = media_secret(settings), expiry(cfg.media_ttl_days)
+        return [signed_url(cfg.media_url, secret, a.sha256, a.mime, exp) for a in assets]
+    root = str(store.blobs.root)
+    blobs = [(os.path.join(root, store.blobs.relpath(a.sha256)), a.sha256, a.mime) for a in assets]  # checks keys
+    return [local_url(rel) for rel in publish(blobs, Path(settings.data_dir), document_root(settings))]

@@ -58,7 +58,7 @@ def create_project(store, name: str, template: str, labels: list[str], source: s
         url = client.url
         ls_project = client.create_project(name, config, description=f"harvest {template}")
         options: dict = {"kind": tpl.kind}
-        if tpl.kind == "image":
+        if tpl.kind == "image" and not store.settings.labelstudio.media_url:  # local files only
             folder = files_dir(Path(store.settings.data_dir))
             folder.mkdir(parents=True, exist_ok=True)
             storage = client.create_local_storage(ls_project["id"], str(folder))

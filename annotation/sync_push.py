@@ -9,20 +9,18 @@ records batch k-1 and prepares k+1). A crash anywhere leaves pending rows that (
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from annotation.client import LabelStudioClient
-from annotation.connect import client_for, document_root
+from annotation.connect import client_for
 from annotation.convert import spec_from_config, targets_to_results
 from annotation.errors import ConversionError
-from annotation.media import local_url, publish
+from annotation.media import image_urls
 from annotation.projects import load_project
 from storage.base import utcnow
 from storage.collect_models import Asset
@@ -87,13 +85,10 @@ def _task_rows(store, project, limit: int | None) -> list[dict[str, Any]]:
                              "data": {"text": item.text, KEY: key}})
             return rows
         assets = new_image_samples(session, project, limit)
-    root = str(store.blobs.root)
-    blobs = [(os.path.join(root, store.blobs.relpath(a.sha256)), a.sha256, a.mime) for a in assets]  # checks keys
-    paths = publish(blobs, Path(store.settings.data_dir), document_root(store.settings))
-    for asset, rel in zip(assets, paths):
+    for asset, url in zip(assets, image_urls(store, assets)):  # local files, or signed media URLs
         key = f"asset:{asset.id}"
         rows.append({"project_id": project.id, "sample_key": key, "asset_id": asset.id, "item_id": None,
-                     "data": {"image": local_url(rel), KEY: key, "width": asset.width, "height": asset.height}})
+                     "data": {"image": url, KEY: key, "width": asset.width, "height": asset.height}})
     return rows
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
-import secrets
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +19,7 @@ from starlette.routing import Route
 
 from annotation.client import LabelStudioClient
 from annotation.convert import spec_from_config
-from annotation.server import state_dir
+from annotation.secret_file import stored_secret
 from annotation.sync import apply_tasks
 from storage.engine import session_scope
 from storage.labels import mark_deleted, project_by_ls_id
@@ -34,15 +32,7 @@ log = logging.getLogger("annotation.webhook")
 
 def webhook_secret(settings) -> str:
     """`[labelstudio] webhook_secret`, else one generated once into <data_dir>/labelstudio/ (0600)."""
-    if settings.labelstudio.webhook_secret is not None:
-        return settings.labelstudio.webhook_secret.get_secret_value()
-    path = state_dir(Path(settings.data_dir)) / "webhook_secret"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(24))
-    return path.read_text().strip()
+    return stored_secret(Path(settings.data_dir), "webhook_secret", settings.labelstudio.webhook_secret)
 
 
 def serve(app: Starlette, host: str, port: int):

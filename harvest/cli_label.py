@@ -1,4 +1,4 @@
-"""`harvest label …` commands: server, project, push, pull, webhook, agreement, templates."""
+"""`harvest label …` commands: server, project, push, pull, webhook, media, agreement, templates."""
 from __future__ import annotations
 
 import json
@@ -154,6 +154,29 @@ def register(app: typer.Typer) -> None:
         app_ = create_app(st, secret, users=user_emails(client), refresh_users=lambda: user_emails(client))
         console.print(f"webhook for {len(names)} project(s) on http://{host}:{port}/hook")
         serve(app_, host, port).run()
+
+    @label.command("media")
+    def media_cmd(
+        host: Optional[str] = typer.Option(None, help="Listen address (default \\[labelstudio] media_host; "
+                                                      "0.0.0.0 to serve other machines)."),
+        port: Optional[int] = typer.Option(None, help="Listen port (default \\[labelstudio] media_port)."),
+    ) -> None:
+        """Serve images to a Label Studio on another machine by signed URLs (Ctrl-C to stop)."""
+        from annotation.media import media_secret
+        from annotation.media_server import create_app
+        from annotation.webhook import serve
+
+        _quiet_secrets()
+        st = store()
+        cfg = st.settings.labelstudio
+        host, port = host or cfg.media_host, port or cfg.media_port
+        if not cfg.media_url:
+            console.print("[yellow]note[/] \\[labelstudio] media_url is not set, so `harvest label push` still "
+                          "uses local files; set it to the URL of this endpoint as the annotators' browsers see it.")
+        else:
+            console.print(f"pushed image tasks point at {cfg.media_url}/media/")
+        console.print(f"serving signed media URLs on http://{host}:{port}/media/ (Ctrl-C to stop)")
+        serve(create_app(st, media_secret(st.settings)), host, port).run()
 
     @label.command("agreement")
     def agreement_cmd(project: str = typer.Argument(...),
