@@ -116,7 +116,8 @@ def show(name: Annotated[str, typer.Argument(help="Version to show.")]) -> None:
     console.print(f"leakage audit: {audit['cross_split_clusters']} clusters, {audit['cross_split_groups']} groups, "
                   f"{audit['cross_split_phash_pairs']} pHash pairs across splits")
     if v["policy_text"]:
-        console.print("[bold]augmentation policy[/]:\n" + v["policy_text"], highlight=False)
+        console.print("[bold]augmentation policy[/]:")
+        console.print(v["policy_text"], markup=False, highlight=False)
     exports = Table("format", "path", "files", "manifest sha256", title="exports")
     for e in v["exports"]:
         exports.add_row(e["format"], e["path"], str(e["files"]), e["manifest_sha256"][:16])
@@ -132,7 +133,7 @@ def diff(a: Annotated[str, typer.Argument(help="Older version.")], b: Annotated[
     console.print(f"{a} -> {b}: {len(d['added'])} added, {len(d['removed'])} removed, "
                   f"{len(d['label_changes'])} relabelled, {len(d['split_moves'])} moved between splits")
     for key, (old, new) in d["settings"].items():
-        console.print(f"setting {key}: {old} -> {new}")
+        console.print(f"setting {key}: {old} -> {new}", markup=False, highlight=False)
     if d["split_moves"]:
         t = Table("sample", "from", "to", title="split moves")
         for m in d["split_moves"]:
