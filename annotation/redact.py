@@ -6,6 +6,8 @@ import re
 
 _SECRETS: set[str] = set()
 _AUTH = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:token|bearer)\s+)([^\s'\",]+)")
+# login sessions and CSRF tokens in Set-Cookie / Cookie headers (httpcore logs headers at DEBUG)
+_COOKIE = re.compile(r"(?i)\b((?:sessionid|csrftoken|csrfmiddlewaretoken)=)([^;\s'\",]+)")
 MASK = "***"
 
 
@@ -16,10 +18,11 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """`text` with registered secrets and `Authorization: Token …` values masked."""
+    """`text` with registered secrets, `Authorization: Token …` values and session cookies masked."""
     for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, MASK)
-    return _AUTH.sub(lambda m: m.group(1) + MASK, text)
+    text = _AUTH.sub(lambda m: m.group(1) + MASK, text)
+    return _COOKIE.sub(lambda m: m.group(1) + MASK, text)
 
 
 class RedactingFilter(logging.Filter):

@@ -106,6 +106,10 @@ def _runs_table(s, source: str | None, *, limit: int, run_id: int | None = None)
                 dropped = ", ".join(f"{k} {v}" for k, v in (stats.get("dropped") or {}).items()) or "-"
                 images.add_row(str(run.id), get("images_stored"), get("images_known"), get("duplicates"),
                                get("near_duplicates"), dropped)
+                failed = stats.get("pages_failed") or {}
+                if failed:
+                    notes.append(f"run {run.id}: pages answered with HTTP errors: "
+                                 + ", ".join(f"{code} x{n}" for code, n in failed.items()))
                 if run.error:
                     notes.append(f"run {run.id}: {run.error}")
     finally:

@@ -28,6 +28,11 @@ def run_stats(stats: dict[str, Any], gone: int = 0) -> dict[str, Any]:
                 reason = key[len(prefix):]
                 dropped[reason] = dropped.get(reason, 0) + int(value)
     errors = int(stats.get("log_count/ERROR", 0))
+    # pages answered with an HTTP error (404, 500 after retries, ...) that Scrapy's HttpErrorMiddleware ignored
+    failed: dict[str, int] = {}
+    for key, value in stats.items():
+        if key.startswith("httperror/response_ignored_status_count/"):
+            failed[key.rsplit("/", 1)[1]] = int(value)
     return {
         "pages": get("pages"), "items": get("items_stored"), "items_new": get("items_new"),
         "items_unchanged": get("items_unchanged"), "items_gone": gone,
@@ -36,6 +41,7 @@ def run_stats(stats: dict[str, Any], gone: int = 0) -> dict[str, Any]:
         "duplicates": get("duplicates"), "duplicate_urls": get("duplicate_urls"),
         "near_duplicates": get("near_duplicates"), "dropped": dict(sorted(dropped.items())),
         "robots_forbidden": int(stats.get("robotstxt/forbidden", 0)), "errors": errors,
+        "pages_failed": dict(sorted(failed.items())),
     }
 
 

@@ -52,8 +52,10 @@ class BlobStore:
 
     def resolve(self, relpath: str) -> Path:
         """Turn a stored relative blob path back into a file path, refusing anything outside the root."""
-        path = (self.root / relpath).resolve()
-        if not path.is_relative_to(self.root) or not _KEY.match(path.name):
+        path = None
+        if isinstance(relpath, str) and "\x00" not in relpath:
+            path = (self.root / relpath).resolve()
+        if path is None or not path.is_relative_to(self.root) or not _KEY.match(path.name):
             raise BlobKeyError(
                 f"blob path {relpath!r} does not name a blob inside {self.root}; "
                 "expected 'ab/cd/<sha256>' as written by BlobStore.put."
