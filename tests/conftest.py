@@ -165,7 +165,7 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     counts = getattr(config, "_harvest_backends", None)
-    if not counts:
+    if not counts or not any(counts.values()):
         return
     passed = {b: 0 for b in BACKENDS}
     for report in terminalreporter.stats.get("passed", []):

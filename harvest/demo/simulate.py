@@ -15,14 +15,14 @@ def _rng(*parts: Any) -> random.Random:
 
 
 def simulated_targets(
-    truth: list[dict[str, Any]], labels: list[str], annotator: str, sample_key: str, disagreement: float,
+    truth: list[dict[str, Any]], labels: list[str], annotator: str, image_key: str, disagreement: float,
     width: int, height: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """A copy of `truth` where each box, with probability `disagreement`, is relabelled, shifted or dropped.
 
-    Returns (targets, number of boxes changed). Deterministic for (annotator, sample_key).
+    Returns (targets, number of boxes changed). Deterministic for (annotator, image_key).
     """
-    rng = _rng(annotator, sample_key)
+    rng = _rng(annotator, image_key)
     out: list[dict[str, Any]] = []
     changed = 0
     for box in truth:

@@ -117,12 +117,12 @@ def project(ctx: DemoContext) -> str:
     return f"project {PROJECT} (Label Studio project {proj.ls_project_id})"
 
 
-def ground_truth_by_sample(ctx: DemoContext) -> dict[str, tuple[list[dict], int, int]]:
-    """sample key -> (ground-truth boxes, width, height), found through each asset's image URLs."""
+def ground_truth_by_sample(ctx: DemoContext) -> dict[str, tuple[list[dict], int, int, str]]:
+    """sample key -> (ground-truth boxes, width, height, image path), found through each asset's image URLs."""
     from storage.models import Asset, Item, ItemAsset, Source
 
     truth = ctx.site.ground_truth()
-    out: dict[str, tuple[list[dict], int, int]] = {}
+    out: dict[str, tuple[list[dict], int, int, str]] = {}
     with ctx.store.sessions() as s:
         rows = s.execute(
             select(Asset.id, Asset.width, Asset.height, ItemAsset.url)
@@ -133,9 +133,9 @@ def ground_truth_by_sample(ctx: DemoContext) -> dict[str, tuple[list[dict], int,
             .order_by(Asset.id, ItemAsset.url)
         ).all()
     for asset_id, width, height, url in rows:
-        boxes = truth.get(urlsplit(url).path)
-        if boxes is not None and f"asset:{asset_id}" not in out:
-            out[f"asset:{asset_id}"] = (boxes, width, height)
+        path = urlsplit(url).path
+        if path in truth and f"asset:{asset_id}" not in out:
+            out[f"asset:{asset_id}"] = (truth[path], width, height, path)
     return out
 
 
@@ -146,7 +146,7 @@ def push(ctx: DemoContext) -> str:
     ctx.notes["truth"] = truth
     predictions = {
         key: [{"model_version": "demo-ground-truth", "score": 1.0, "targets": boxes}]
-        for key, (boxes, _, _) in truth.items()
+        for key, (boxes, _, _, _) in truth.items()
     }
     report = push_tasks(ctx.store, PROJECT, predictions)
     return f"{report.imported} new tasks, {report.predictions} pre-annotations, {report.adopted} adopted"
@@ -179,9 +179,10 @@ def annotate(ctx: DemoContext) -> str:
         ids = {email: create_annotator(ctx.store, email, "demo-annotator-pass", client=client) for email in ANNOTATORS}
         task = ctx.progress.add_task("simulated annotators", total=len(todo))
         for email, key in todo:
-            boxes, width, height = truth[key]
+            boxes, width, height, path = truth[key]
             rate = 0.0 if email == ANNOTATORS[0] else ctx.disagreement
-            targets, n = simulated_targets(boxes, list(ctx.site.labels), email, key, rate, width, height)
+            # seeded by the image's path, not its asset id, so a fresh demo makes the same labels
+            targets, n = simulated_targets(boxes, list(ctx.site.labels), email, path, rate, width, height)
             write_annotation(ctx.store, PROJECT, key, targets, ids[email], lead_time=1.0, client=client)
             written += 1
             changed += n
