@@ -39,16 +39,17 @@ class Frozen:
 
 
 def current_revisions(revisions: list[Revision]) -> list[Revision]:
-    """The newest revision of every annotation unless deleted, cancelled, invalid or empty; oldest first."""
+    """The newest revision of every annotation unless deleted, cancelled, invalid or empty; oldest first.
+
+    Deletion is read from the newest revision only, as the label stage does: an annotation deleted in
+    Label Studio and later re-created there gets a new, live revision and counts again.
+    """
     newest: dict[int, Revision] = {}
-    deleted: set[int] = set()
     for rev in revisions:
-        if rev.deleted:
-            deleted.add(rev.ls_annotation_id)
         known = newest.get(rev.ls_annotation_id)
         if known is None or rev.revision > known.revision:
             newest[rev.ls_annotation_id] = rev
-    usable = [r for a, r in newest.items() if a not in deleted and not r.was_cancelled and r.valid and r.targets]
+    usable = [r for r in newest.values() if not r.deleted and not r.was_cancelled and r.valid and r.targets]
     return sorted(usable, key=lambda r: (r.updated_at or _EPOCH, r.ls_annotation_id))
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from harvest.demo import steps
 from harvest.settings import Settings
@@ -64,7 +65,8 @@ def _where(ctx: steps.DemoContext, console: Console) -> None:
     url, _, _ = resolve(ctx.settings)
     data = ctx.settings.data_dir.resolve()
     console.print(f"\n[bold]Where everything is[/]")
-    console.print(f"  store      : {ctx.settings.database_url} and blobs in {data / 'blobs'}")
+    db = make_url(ctx.settings.database_url).render_as_string(hide_password=True)
+    console.print(f"  store      : {db} and blobs in {data / 'blobs'}")
     for line in ctx.notes.get("exports", []):
         console.print(f"  export     : {line}")
     console.print(f"  Label Studio: {url}/projects/{ctx.notes.get('ls_project_id', '')} "

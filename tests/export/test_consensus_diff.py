@@ -29,6 +29,13 @@ def test_consensus_rule_majority_tie_and_boxes():
     assert merged.annotators == ["a", "b", "c"] and merged.annotation_ids == [1, 2, 3]
 
 
+def test_deletion_is_read_from_the_newest_revision():
+    deleted = [Revision(1, 101, 1, "a", T0, False, False, True, [choice("cat")])]
+    assert freeze(deleted, "latest").targets is None
+    readded = deleted + [Revision(2, 101, 2, "a", T0 + timedelta(minutes=1), False, False, False, [choice("dog")])]
+    assert freeze(readded, "latest").targets == [choice("dog")]
+
+
 def test_invalid_newest_revision_is_not_used():
     revs = [rev(1, [choice("cat")], "a"), Revision(2, 101, 2, "a", T0, False, False, False, [choice("dog")], valid=False)]
     assert freeze(revs, "latest").targets is None
