@@ -3,8 +3,9 @@
 Label Studio stores image geometry in percent (0-100) of `original_width`/`original_height`, origin
 top-left; a rectangle's x/y is its top-left corner and `rotation` turns it clockwise (degrees) about
 that corner. Internal targets are absolute pixels. A rotated rectangle becomes the axis-aligned bbox
-enclosing it plus a 4-corner polygon with the same `instance`; all keypoint regions of one annotation
-form one keypoints target. Brush masks use LS's own RLE, internal masks COCO uncompressed RLE.
+enclosing it plus a 4-corner polygon with the same `instance`; the keypoint regions of one parentID (or
+without one) form one keypoints target, so a repeated point name there is reported, and at most one
+keypoints target per image is pushed. Brush masks use LS's own RLE, internal masks COCO uncompressed RLE.
 """
 from __future__ import annotations
 
@@ -165,6 +166,9 @@ def check_result(result: dict[str, Any], spec: ConfigSpec) -> list[str]:
                         f"the label set is {sorted(control.labels)}")
     if control.tag in IMAGE_TAGS and not (result.get("original_width") and result.get("original_height")):
         problems.append(f"region {rid}: missing original_width/original_height, so percent cannot become pixels")
+    if control.tag in IMAGE_TAGS and result.get("image_rotation") not in (None, 0, 0.0, 360, 360.0):
+        problems.append(f"region {rid}: image_rotation is {result.get('image_rotation')}, expected 0 (harvest "
+                        "stores images upright); the region is in a rotated frame - redo it on the unrotated image")
     return problems
 
 
@@ -192,6 +196,13 @@ def results_to_targets(results: list[dict[str, Any]], spec: ConfigSpec) -> tuple
                 group["labels"] += target["labels"]
             else:
                 targets.append(target)
+    for parent, group in points.items():
+        repeated = sorted({lab for lab in group["labels"] if group["labels"].count(lab) > 1})
+        if repeated:
+            problems.append(f"keypoints {'of ' + repr(parent) if parent else 'without a parentID'}: label(s) "
+                            f"{repeated} appear more than once, so they are several instances harvest cannot tell "
+                            "apart; expected one point per label - link each instance's points to its own parent "
+                            "region, or keep one instance per image")
     if problems:
         return [], problems
     for parent, group in points.items():
@@ -217,6 +228,12 @@ def targets_to_results(targets: list[dict[str, Any]], spec: ConfigSpec, width: i
     has_poly = spec.for_type("polygon") is not None
     bbox_instances = {t.get("instance") for t in targets if t["type"] == "bbox" and t.get("instance")}
     polygons = {t.get("instance"): t for t in targets if t["type"] == "polygon" and t.get("instance")}
+    n_keypoints = sum(t["type"] == "keypoints" for t in targets)
+    if n_keypoints > 1:  # pushed points carry no parentID, so Label Studio would merge the instances
+        raise ConversionError(f"expected at most one keypoints target per image, found {n_keypoints}: Label Studio "
+                              "keypoint regions of this label config cannot be grouped into instances, so they "
+                              "would come back as one. Send one keypoints instance per image (or none).")
+    used_ids: set[str] = set()
     for n, target in enumerate(targets):
         kind = target["type"]
         if kind == "polygon" and not has_poly and target.get("instance") in bbox_instances and rect:
@@ -227,6 +244,9 @@ def targets_to_results(targets: list[dict[str, Any]], spec: ConfigSpec, width: i
                                   f"{TAG_FOR_TYPE[kind]} control (controls: {sorted(spec.controls)})")
         base = {"from_name": control.name, "to_name": control.to_name, "type": control.tag}
         rid = str(target.get("instance") or f"h{n}")
+        while rid in used_ids:  # e.g. a rotated box's corner polygon: results sharing an id are one LS region
+            rid = f"{rid}_{kind}"
+        used_ids.add(rid)
         if kind == "choice":
             results.append({**base, "value": {"choices": [target["label"]]}})
             continue

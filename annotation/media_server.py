@@ -38,12 +38,14 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
 
 
-def create_app(store, secret: str) -> Starlette:
+def create_app(store, secret: str, *, mime_cache: dict[str, str] | None = None) -> Starlette:
     """The ASGI app: GET/HEAD /media/<sha256>.<ext> (signed), GET /health."""
-    mimes: dict[str, str] = {}  # sha256 -> mime of known assets (an asset never changes once stored)
+    # sha256 -> mime of known assets (an asset never changes once stored); shared by the worker threads
+    mimes: dict[str, str] = mime_cache if mime_cache is not None else {}
 
-    def mime_of(sha256: str) -> str | None:
-        if sha256 not in mimes:
+    def mime_of(sha256: str) -> str | None:  # runs in several threads: never read back what was just stored
+        mime = mimes.get(sha256)
+        if mime is None:
             with session_scope(store.sessions) as session:
                 mime = session.scalar(select(Asset.mime).where(Asset.sha256 == sha256).limit(1))
             if mime is None:
@@ -51,7 +53,7 @@ def create_app(store, secret: str) -> Starlette:
             if len(mimes) >= CACHE:
                 mimes.clear()
             mimes[sha256] = mime
-        return mimes[sha256]
+        return mime
 
     def media(request: Request) -> Response:  # sync: runs in the thread pool, off the event loop
         name = request.path_params["name"]

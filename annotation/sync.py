@@ -79,8 +79,7 @@ def apply_tasks(session: Session, project_id: int, spec: ConfigSpec, tasks: list
     """
     report = SyncReport()
     rows_by_ls = tasks_by_ls_id(session, project_id, [t["id"] for t in tasks])
-    anns = [a for t in tasks for a in (t.get("annotations") or []) if isinstance(a, dict)]
-    latest = latest_revisions(session, [int(a["id"]) for a in anns])
+    latest = latest_revisions(session, [r.id for r in rows_by_ls.values()])
     live = live_annotation_ids(session, [r.id for r in rows_by_ls.values()]) if complete else {}
     new_rows, gone, touched = [], [], []
     for task in tasks:
@@ -93,7 +92,7 @@ def apply_tasks(session: Session, project_id: int, spec: ConfigSpec, tasks: list
         for ann in task.get("annotations") or []:
             ls_id = int(ann["id"])
             seen.add(ls_id)
-            before = latest.get(ls_id)
+            before = latest.get((row.id, ls_id))
             digest = result_hash(ann.get("result") or [])
             if before is not None and before.result_hash == digest and before.deleted_at is None:
                 report.unchanged += 1
@@ -102,7 +101,7 @@ def apply_tasks(session: Session, project_id: int, spec: ConfigSpec, tasks: list
             new_rows.append(rev)
             report.invalid += [f"task {task['id']} annotation {ls_id}: {p}" for p in problems]
         if complete:
-            gone += sorted(live.get(row.id, set()) - seen)
+            gone += [(row.id, ls_id) for ls_id in sorted(live.get(row.id, set()) - seen)]
         if task.get("updated_at"):
             touched.append({"id": row.id, "ls_updated_at": parse_time(task["updated_at"])})
     report.revisions = add_revisions(session, new_rows)

@@ -32,6 +32,7 @@ from storage.targets import TargetError, validate_target
 from storage.upsert import upsert
 
 KEY = "harvest_sample"
+PREDICTION_KEY = ("task_id", "model_version")  # unique: a re-run or an adopted task records a prediction once
 
 
 @dataclass
@@ -57,6 +58,10 @@ def ls_predictions(raw: dict[str, Any] | list[dict[str, Any]] | None, spec, inte
     if not raw:
         return []
     groups = raw if isinstance(raw, list) and raw and isinstance(raw[0], dict) and "targets" in raw[0] else [raw]
+    versions = [str(g.get("model_version", "harvest")) if isinstance(g, dict) else "harvest" for g in groups]
+    if len(set(versions)) < len(versions):
+        raise ConversionError(f"prediction for {key}: expected one prediction per model_version, found versions "
+                              f"{versions}; give each prediction of a sample its own model_version")
     out = []
     for group in groups:
         targets = group["targets"] if isinstance(group, dict) else group
@@ -160,14 +165,17 @@ def push(store, project_name: str, predictions: dict[Any, Any] | None = None, li
         if leftovers or client.get_project(project.ls_project_id).get("task_number") != known:
             held, report.reconciled = held_keys(client, project), True
 
+        def prediction_rows(batch: list[tuple[int, str, dict]]) -> list[dict[str, Any]]:
+            return [{"task_id": tid, "model_version": p["model_version"], "score": p["score"],
+                     "result": p["result"], "targets": p["targets"]}
+                    for tid, key, _ in batch for p in converted.get(key, [])]
+
         def record(future: Future, batch: list[tuple[int, str, dict]]) -> None:
             ids = future.result()
             with session_scope(store.sessions) as session:
                 mark_pushed(session, [(tid, ls_id) for (tid, _, _), ls_id in zip(batch, ids)], utcnow())
-                rows = [{"task_id": tid, "model_version": p["model_version"], "score": p["score"],
-                         "result": p["result"], "targets": p["targets"]}
-                        for tid, key, _ in batch for p in converted.get(key, [])]
-                upsert(session, Prediction, rows, conflict=("id",))
+                rows = prediction_rows(batch)
+                upsert(session, Prediction, rows, conflict=PREDICTION_KEY)
             report.imported += len(batch)
             report.predictions += len(rows)
             sent.update(key for _, key, _ in batch)
@@ -180,10 +188,13 @@ def push(store, project_name: str, predictions: dict[Any, Any] | None = None, li
         with ThreadPoolExecutor(max_workers=1) as pool:
             for batch in _batches(store, project, limit, size):
                 adopt = [(tid, held[key]) for tid, key, _ in batch if key in held]
-                if adopt:
+                if adopt:  # imported (with its predictions) by a run that crashed before recording it
+                    adopted = [b for b in batch if b[1] in held]
                     with session_scope(store.sessions) as session:
                         mark_pushed(session, adopt, utcnow())
+                        upsert(session, Prediction, prediction_rows(adopted), conflict=PREDICTION_KEY)
                     report.adopted += len(adopt)
+                    sent.update(key for _, key, _ in adopted)
                     batch = [b for b in batch if b[1] not in held]
                 if not batch:
                     continue

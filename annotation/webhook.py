@@ -22,7 +22,7 @@ from annotation.convert import spec_from_config
 from annotation.secret_file import stored_secret
 from annotation.sync import apply_tasks
 from storage.engine import session_scope
-from storage.labels import mark_deleted, project_by_ls_id
+from storage.labels import mark_deleted_in_project, project_by_ls_id
 from storage.base import utcnow
 
 HEADER = "X-Harvest-Secret"
@@ -64,7 +64,7 @@ def store_event(store, payload: dict[str, Any], users: dict[int, str]) -> dict[s
             return {"ignored": f"project {ls_project} is not a harvest project"}
         if action == "ANNOTATIONS_DELETED":
             ids = [int(a["id"]) for a in payload.get("annotations") or []]
-            return {"deleted": mark_deleted(session, ids, utcnow())}
+            return {"deleted": mark_deleted_in_project(session, project.id, ids, utcnow())}
         if action in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED"):
             ann = payload["annotation"]
             task_id = ann.get("task") or (payload.get("task") or {}).get("id")

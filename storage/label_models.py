@@ -61,7 +61,8 @@ class Annotation(Base):
     """One revision of one Label Studio annotation. Rows are only added; deletion is a mark."""
 
     __tablename__ = "annotations"
-    __table_args__ = (UniqueConstraint("ls_annotation_id", "revision"),)
+    # scoped by task: Label Studio's annotation ids restart after a server reset
+    __table_args__ = (UniqueConstraint("task_id", "ls_annotation_id", "revision"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
@@ -90,6 +91,7 @@ class Prediction(Base):
     """A pre-annotation sent to Label Studio with a task."""
 
     __tablename__ = "predictions"
+    __table_args__ = (UniqueConstraint("task_id", "model_version"),)  # the idempotency key of a push
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)

@@ -87,14 +87,17 @@ def tasks_by_ls_id(session: Session, project_id: int, ls_ids: Iterable[int]) -> 
     return out
 
 
-def latest_revisions(session: Session, ls_annotation_ids: Iterable[int]) -> dict[int, Annotation]:
-    """The newest stored revision of each LS annotation id."""
-    ids = list(set(ls_annotation_ids))
-    out: dict[int, Annotation] = {}
+def latest_revisions(session: Session, task_ids: Iterable[int]) -> dict[tuple[int, int], Annotation]:
+    """(task row id, LS annotation id) -> newest stored revision, for the annotations of these tasks.
+
+    Keyed by task as well: Label Studio's annotation ids restart after a server reset.
+    """
+    ids = list(set(task_ids))
+    out: dict[tuple[int, int], Annotation] = {}
     for start in range(0, len(ids), 5000):
-        stmt = (select(Annotation).where(Annotation.ls_annotation_id.in_(ids[start:start + 5000]))
-                .order_by(Annotation.ls_annotation_id, Annotation.revision))
-        out.update({a.ls_annotation_id: a for a in session.scalars(stmt)})
+        stmt = (select(Annotation).where(Annotation.task_id.in_(ids[start:start + 5000]))
+                .order_by(Annotation.task_id, Annotation.ls_annotation_id, Annotation.revision))
+        out.update({(a.task_id, a.ls_annotation_id): a for a in session.scalars(stmt)})
     return out
 
 
@@ -112,14 +115,28 @@ def live_annotation_ids(session: Session, task_ids: Iterable[int]) -> dict[int, 
 
 def add_revisions(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert revision rows; a revision number already stored (webhook and pull racing) is skipped."""
-    return upsert(session, Annotation, rows, conflict=("ls_annotation_id", "revision"))
+    return upsert(session, Annotation, rows, conflict=("task_id", "ls_annotation_id", "revision"))
 
 
-def mark_deleted(session: Session, ls_annotation_ids: Iterable[int], when: datetime) -> int:
+def mark_deleted(session: Session, pairs: Iterable[tuple[int, int]], when: datetime) -> None:
+    """Mark the revisions of (task row id, LS annotation id) pairs deleted, in one executemany."""
+    rows = [{"tid": tid, "lid": lid} for tid, lid in set(pairs)]
+    if rows:
+        table = Annotation.__table__
+        stmt = (update(table).where(table.c.task_id == bindparam("tid"), table.c.ls_annotation_id == bindparam("lid"),
+                                    table.c.deleted_at.is_(None)).values(deleted_at=when))
+        session.connection().execute(stmt, rows)
+
+
+def mark_deleted_in_project(session: Session, project_id: int, ls_annotation_ids: Iterable[int],
+                            when: datetime) -> int:
+    """Mark these LS annotation ids deleted within one project's tasks only; returns the revisions marked."""
     ids = list(set(ls_annotation_ids))
     if not ids:
         return 0
+    tasks = select(Task.id).where(Task.project_id == project_id)
     result = session.execute(update(Annotation).where(Annotation.ls_annotation_id.in_(ids),
+                                                      Annotation.task_id.in_(tasks),
                                                       Annotation.deleted_at.is_(None)).values(deleted_at=when))
     return result.rowcount or 0
 
@@ -128,7 +145,7 @@ def current_annotations(session: Session, project_id: int) -> list[tuple[Task, A
     """Every task's newest, not deleted revisions of each of its annotations."""
     stmt = (select(Task, Annotation).join(Annotation, Annotation.task_id == Task.id)
             .where(Task.project_id == project_id).order_by(Task.id, Annotation.ls_annotation_id, Annotation.revision))
-    latest: dict[int, tuple[Task, Annotation]] = {}
+    latest: dict[tuple[int, int], tuple[Task, Annotation]] = {}
     for task, ann in session.execute(stmt):
-        latest[ann.ls_annotation_id] = (task, ann)
+        latest[(task.id, ann.ls_annotation_id)] = (task, ann)
     return [(t, a) for t, a in latest.values() if a.deleted_at is None]

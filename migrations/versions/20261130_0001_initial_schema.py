@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 02:41:24.435489
+Create Date: 2026-11-30 03:46:51.546774
 """
 from __future__ import annotations
 
@@ -239,7 +239,7 @@ def upgrade() -> None:
     sa.Column('received_at', storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_annotations_task_id_tasks'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_annotations')),
-    sa.UniqueConstraint('ls_annotation_id', 'revision', name=op.f('uq_annotations_ls_annotation_id_revision'))
+    sa.UniqueConstraint('task_id', 'ls_annotation_id', 'revision', name=op.f('uq_annotations_task_id_ls_annotation_id_revision'))
     )
     with op.batch_alter_table('annotations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_annotations_ls_annotation_id'), ['ls_annotation_id'], unique=False)
@@ -255,7 +255,8 @@ def upgrade() -> None:
     sa.Column('targets', sa.JSON(), nullable=False),
     sa.Column('created_at', storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_predictions_task_id_tasks'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_predictions'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_predictions')),
+    sa.UniqueConstraint('task_id', 'model_version', name=op.f('uq_predictions_task_id_model_version'))
     )
     with op.batch_alter_table('predictions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_predictions_task_id'), ['task_id'], unique=False)

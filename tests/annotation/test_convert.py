@@ -51,6 +51,64 @@ def test_rotated_rectangle_gives_enclosing_box_and_corner_polygon():
     assert close([again["value"][k] for k in ("x", "y", "width", "height", "rotation")], [10, 10, 20, 10, 90])
 
 
+def test_rotated_rectangle_in_a_wide_image_at_30_degrees():
+    # 200 x 100 image; box at x=10% (20 px), y=10% (10 px), 25% x 20% (50 x 20 px), turned 30 deg clockwise.
+    # cos 30 = sqrt(3)/2, sin 30 = 1/2. Corners: (20, 10); (20 + 25*sqrt3, 10 + 25) = (63.30.., 35);
+    # that + (-20*1/2, 20*sqrt3/2) = (53.30.., 52.32..); (20 - 10, 10 + 10*sqrt3) = (10, 27.32..)
+    r3 = 3 ** 0.5
+    result = {"id": "wide", "type": "rectanglelabels", "from_name": "label", "to_name": "image",
+              "original_width": 200, "original_height": 100,
+              "value": {"x": 10, "y": 10, "width": 25, "height": 20, "rotation": 30, "rectanglelabels": ["dog"]}}
+    s = spec("object-detection")
+    (bbox, poly), problems = results_to_targets([result], s)
+    assert problems == []
+    corners = [[20, 10], [20 + 25 * r3, 35], [10 + 25 * r3, 35 + 10 * r3], [10, 10 + 10 * r3]]
+    assert close(poly["points"], corners)
+    assert close([bbox["x_min"], bbox["y_min"], bbox["x_max"], bbox["y_max"]], [10, 10, 20 + 25 * r3, 35 + 10 * r3])
+    [again] = targets_to_results([bbox, poly], s, 200, 100)
+    assert close([again["value"][k] for k in ("x", "y", "width", "height", "rotation")], [10, 10, 25, 20, 30])
+
+
+BOX_AND_POLYGON = ('<View><Image name="image" value="$image"/>'
+                   '<RectangleLabels name="box" toName="image"><Label value="cat"/></RectangleLabels>'
+                   '<PolygonLabels name="poly" toName="image"><Label value="cat"/></PolygonLabels></View>')
+
+
+def test_rotated_box_and_its_polygon_get_distinct_region_ids():
+    s = spec_from_config(BOX_AND_POLYGON)
+    result = {"id": "rot", "type": "rectanglelabels", "from_name": "box", "to_name": "image",
+              "original_width": 100, "original_height": 100,
+              "value": {"x": 10, "y": 10, "width": 20, "height": 10, "rotation": 90, "rectanglelabels": ["cat"]}}
+    targets, _ = results_to_targets([result], s)
+    pushed = targets_to_results(targets, s, 100, 100)
+    assert [r["type"] for r in pushed] == ["rectanglelabels", "polygonlabels"]
+    assert len({r["id"] for r in pushed}) == 2  # Label Studio treats results sharing an id as one region
+    back, problems = results_to_targets(pushed, s)
+    assert problems == [] and [t["type"] for t in back] == ["bbox", "polygon"]
+    assert close(back[1]["points"], targets[1]["points"])
+
+
+def test_two_keypoint_instances_are_refused_on_push_and_reported_on_pull():
+    from annotation.errors import ConversionError
+
+    s = spec("keypoints", ["nose", "tail"])
+    one = {"type": "keypoints", "points": [[10, 10], [20, 20]], "labels": ["nose", "tail"], "label": None,
+           "instance": "a"}
+    two = {**one, "points": [[50, 50], [60, 60]], "instance": "b"}
+    with pytest.raises(ConversionError, match="at most one keypoints target per image, found 2"):
+        targets_to_results([one, two], s, 100, 100)
+    # two instances drawn in Label Studio without parents would merge into [nose, tail, nose, tail]
+    pushed = targets_to_results([one], s, 100, 100) + [{**r, "id": f"other{i}", "value": {**r["value"], "x": 50 + i}}
+                                                        for i, r in enumerate(targets_to_results([two], s, 100, 100))]
+    targets, problems = results_to_targets(pushed, s)
+    assert targets == [] and len(problems) == 1 and "['nose', 'tail'] appear more than once" in problems[0]
+    # with a parentID per instance they stay apart
+    parented = [{**r, "parentID": "p1" if n < 2 else "p2"} for n, r in enumerate(pushed)]
+    targets, problems = results_to_targets(parented, s)
+    assert problems == [] and [(t["instance"], t["labels"]) for t in targets] == [
+        ("p1", ["nose", "tail"]), ("p2", ["nose", "tail"])]
+
+
 def test_polygon_and_keypoints_both_ways():
     poly = {"type": "polygon", "points": [[10, 10], [50, 10], [30, 40]], "label": "cat", "instance": "p"}
     [result] = targets_to_results([poly], spec("polygon-segmentation"), 200, 100)
@@ -99,6 +157,7 @@ def test_choices_and_spans():
     ({"value": {"x": 1, "y": 1, "width": 1, "height": 1, "rectanglelabels": ["zebra"]}}, "unknown label"),
     ({"original_width": None}, "missing original_width"),
     ({"type": "polygonlabels"}, "does not match control"),
+    ({"image_rotation": 90}, "image_rotation is 90"),
 ])
 def test_results_that_contradict_the_config_are_reported(change, expected):
     result = {"id": "x", "type": "rectanglelabels", "from_name": "label", "to_name": "image",

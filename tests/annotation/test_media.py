@@ -198,3 +198,21 @@ def test_push_with_media_url_gives_signed_urls_that_serve_the_asset(media_endpoi
         assert httpx.get(tampered).status_code == 403
     assert not (store.settings.data_dir.resolve() / "ls-files").exists() or not any(
         (store.settings.data_dir.resolve() / "ls-files").iterdir())  # no local-files links made for this push
+
+
+class ClearedByAnotherThread(dict):
+    """A mime cache that another request thread clears right after each store (the race, made certain)."""
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self.clear()
+
+
+def test_mime_cache_cleared_by_another_thread_still_serves(sqlite_store):
+    [asset_id] = add_images(sqlite_store, [(12, 9)])
+    [(sha, _)] = asset_rows(sqlite_store, [asset_id])
+    url = signed_url("http://testserver", SECRET, sha, "image/png", int(time.time()) + 600)
+    with TestClient(create_app(sqlite_store, SECRET, mime_cache=ClearedByAnotherThread())) as client:
+        response = client.get(url)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert response.content == sqlite_store.blobs.get(sha)

@@ -95,6 +95,40 @@ def test_server_stopped_mid_push_then_push_again(ls_store, label_studio):
             t["id"] for t in label_studio.client().iter_tasks(project.ls_project_id, fields="task_only"))
 
 
+def test_crash_after_import_before_recording_records_each_prediction_once(ls_store, ls_client):
+    ids = add_images(ls_store, [(40, 30)] * 4)
+    project = create_project(ls_store, "push-pred-crash", "object-detection", ["cat"])
+    box = {"type": "bbox", "x_min": 2, "y_min": 3, "x_max": 20, "y_max": 25, "label": "cat"}
+    preds = {i: [{"model_version": "m1", "score": 0.5, "targets": [box]},
+                 {"model_version": "m2", "score": 0.9, "targets": [box]}] for i in ids[:3]}
+    assert push(ls_store, "push-pred-crash", preds, batch_size=2).predictions == 6
+    with session_scope(ls_store.sessions) as session:
+        # as if harvest crashed after Label Studio imported the tasks but before recording them (for the
+        # second task only its ls_task_id is lost: adopting it must not record its predictions twice)
+        lost = session.query(Task).filter(Task.project_id == project.id, Task.asset_id.in_(ids[:2])).all()
+        session.query(Prediction).filter(Prediction.task_id == lost[0].id).delete()
+        for task in lost:
+            task.ls_task_id = None
+    again = push(ls_store, "push-pred-crash", preds, batch_size=2)
+    assert (again.adopted, again.imported) == (2, 0)
+    assert [p.split(" not sent")[0] for p in again.problems] == [f"prediction for asset:{ids[2]}"]  # recorded before
+    push(ls_store, "push-pred-crash", preds, batch_size=2)
+    with session_scope(ls_store.sessions) as session:
+        rows = session.query(Prediction.task_id, Prediction.model_version).join(Task).filter(
+            Task.project_id == project.id).all()
+        tasks = {t.id: t.asset_id for t in session.query(Task).filter_by(project_id=project.id)}
+    assert sorted((tasks[t], m) for t, m in rows) == sorted((i, m) for i in ids[:3] for m in ("m1", "m2"))
+    assert sorted(t["total_predictions"] for t in ls_client.iter_tasks(project.ls_project_id)) == [0, 2, 2, 2]
+
+
+def test_two_predictions_with_one_model_version_are_refused(ls_store):
+    ids = add_images(ls_store, [(20, 20)])
+    create_project(ls_store, "push-dup-version", "object-detection", ["cat"])
+    box = {"type": "bbox", "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5, "label": "cat"}
+    with pytest.raises(ConversionError, match="one prediction per model_version"):
+        push(ls_store, "push-dup-version", {ids[0]: [{"targets": [box]}, {"targets": [box]}]})
+
+
 def test_bad_prediction_is_refused_before_anything_is_written(ls_store):
     ids = add_images(ls_store, [(20, 20)])
     project = create_project(ls_store, "push-bad", "object-detection", ["cat"])
