@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from annotation.agreement import AgreementTable, agreement, consensus
+from storage.agreement import AgreementTable, agreement, consensus
 from annotation.projects import load_project
 from storage.engine import session_scope
 from storage.labels import current_annotations

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from export.canonical import dumps
-from annotation.agreement import box_iou as iou
+from storage.agreement import box_iou as iou
 from storage.targets import target_labels
 
 BOX_MATCH = 0.5

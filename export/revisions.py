@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from annotation.agreement import consensus
+from storage.agreement import consensus
 from export.errors import BadVersionSpec
 
 RULES = ("latest", "consensus", "ground-truth")

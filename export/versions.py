@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
 
-from annotation.agreement import agreement
+from storage.agreement import agreement
 from export.audit import leakage_audit
 from export.canonical import sha256_json, sha256_text
 from export.errors import BadVersionSpec, EmptyVersion, LeakageError, VersionExists, VersionNotFound

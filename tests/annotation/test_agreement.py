@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.agreement import (agreement, box_iou, cohen_kappa, consensus, f1, fleiss_kappa, match,
+from storage.agreement import (agreement, box_iou, cohen_kappa, consensus, f1, fleiss_kappa, match,
                                   polygon_iou)
 
 

@@ -1,5 +1,8 @@
 """Inter-annotator agreement and consensus as pure functions over internal targets (no DB).
 
+Shared by the label stage (agreement reports) and the export stage (the consensus revision rule),
+next to the internal annotation model (`storage.targets`) they both work on.
+
 - choices: Cohen's kappa (exactly 2 raters per item) and Fleiss' kappa (any fixed or varying number
   >= 2 raters per item), overall and per label (label present / absent);
 - boxes and polygons: IoU-matched F1 between each pair of annotators (same label, IoU >= threshold);
