@@ -9,7 +9,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -30,17 +29,8 @@ class CrawlBlobStore(BlobStore):
         with self._lock:
             self.pending += count
 
-    def _write_atomic(self, target: Path, chunks: list[bytes]) -> None:
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp_name, target)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+    def _write_atomic(self, target: Path, chunks: list[bytes], fsync: bool = False) -> None:
+        super()._write_atomic(target, chunks, fsync=fsync)  # durable at the next `sync()`
         self.written()
 
     def put_hashed(self, data: bytes, key: str) -> str:

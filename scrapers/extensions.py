@@ -1,6 +1,8 @@
 """The crawl-run extension: heartbeat while running, and at the end the run's status and stats.
 
-A complete run (finish reason `finished`) also marks the source's items it did not see as gone.
+A complete run (finish reason `finished`, every batch stored, no page lost to an HTTP error other than
+404/410 or to a failed download) also marks the source's items it did not see as gone. A run that was
+taken over (marked failed as dead by another process while it still ran) records nothing at its end.
 """
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ from twisted.internet.task import LoopingCall
 
 from scrapers.context import CrawlContext, enabled
 from storage import collect as q
-from storage.base import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,30 @@ def run_stats(stats: dict[str, Any], gone: int = 0) -> dict[str, Any]:
     }
 
 
+GONE_STATUSES = frozenset({"404", "410"})  # a page that answers "gone" is a result, not a failure
+NOT_FAILURES = frozenset({"scrapy.exceptions.IgnoreRequest"})  # robots.txt or a filter refused the request
+
+
+def missed_pages(stats: dict[str, Any]) -> list[str]:
+    """Why a finished crawl may not have seen every item (empty when it did): pages answered with an
+    HTTP error other than 404/410 (after retries), downloads that failed for good (exceptions not
+    followed by a retry), callbacks that raised."""
+    missed = []
+    for key, value in sorted(stats.items()):
+        if key.startswith("httperror/response_ignored_status_count/"):
+            status = key.rsplit("/", 1)[1]
+            if status not in GONE_STATUSES and int(value):
+                missed.append(f"{int(value)} page(s) answered HTTP {status}")
+        elif key.startswith("downloader/exception_type_count/"):
+            name = key.removeprefix("downloader/exception_type_count/")
+            failed = int(value) - int(stats.get(f"retry/reason_count/{name}", 0))
+            if name not in NOT_FAILURES and failed > 0:
+                missed.append(f"{failed} download(s) failed with {name}")
+    if int(stats.get("spider_exceptions/count", 0)):
+        missed.append(f"{int(stats['spider_exceptions/count'])} page(s) whose callback raised")
+    return missed
+
+
 class CrawlRunExtension:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -65,9 +90,18 @@ class CrawlRunExtension:
 
     def _heartbeat(self) -> None:
         try:
-            q.heartbeat(self.ctx.sessions, self.ctx.run_id)
+            alive = q.heartbeat(self.ctx.sessions, self.ctx.run_id)
         except Exception:  # noqa: BLE001 - a missed beat must not kill the crawl
             logger.exception("crawl run heartbeat failed")
+            return
+        if not alive and not self.ctx.extra.get("taken_over"):
+            self.ctx.extra["taken_over"] = True
+            logger.error(
+                "crawl run %s of %s is no longer `running` in the database: another process marked it failed "
+                "(missed heartbeats) and may be crawling %s now. This run's result will not be recorded and it "
+                "will mark no item gone; see `harvest runs %s`.",
+                self.ctx.run_id, self.ctx.source_name, self.ctx.source_name, self.ctx.source_name,
+            )
 
     def spider_closed(self, spider, reason: str) -> None:
         if self.beat is not None and self.beat.running:
@@ -76,15 +110,26 @@ class CrawlRunExtension:
         if ctx is None:
             return
         stats = self.crawler.stats.get_stats()
-        complete = reason == "finished" and ctx.extra.get("flushed", False)
-        gone = 0
-        if complete:
-            with ctx.sessions.begin() as session:
-                gone = q.mark_gone(session, ctx.source_id, ctx.run_id, utcnow())
-        summary = run_stats(stats, gone)
+        finished = reason == "finished" and ctx.extra.get("flushed", False)
+        missed = missed_pages(stats) if finished else []
+        summary = run_stats(stats)
         summary["finish_reason"] = reason
-        status = "succeeded" if complete else ("cancelled" if reason == "shutdown" else "failed")
-        error = None if complete else f"crawl ended with reason {reason!r}"
-        q.finish_run(ctx.sessions, ctx.run_id, status=status, stats=summary, error=error)
-        logger.info("crawl run %s of %s: %s %s", ctx.run_id, ctx.source_name, status, summary)
+        summary["missed_pages"] = missed
+        status = "succeeded" if finished else ("cancelled" if reason == "shutdown" else "failed")
+        error = None if finished else f"crawl ended with reason {reason!r}"
+        gone = q.finish_run(ctx.sessions, ctx.run_id, status=status, stats=summary, error=error,
+                            gone_source_id=ctx.source_id if finished and not missed else None)
+        if gone is None:
+            logger.error(
+                "crawl run %s of %s was taken over: another process marked it failed while it still ran "
+                "(missed heartbeats), so its end (%s, %s) is not recorded and no item is marked gone. "
+                "Check `harvest runs %s`; raise [crawl].stale_after_seconds if the heartbeats were only late.",
+                ctx.run_id, ctx.source_name, status, summary, ctx.source_name,
+            )
+        else:
+            summary["items_gone"] = gone
+            if missed:
+                logger.warning("crawl run %s of %s missed pages (%s): no item is marked gone",
+                               ctx.run_id, ctx.source_name, "; ".join(missed))
+            logger.info("crawl run %s of %s: %s %s", ctx.run_id, ctx.source_name, status, summary)
         ctx.engine.dispose()

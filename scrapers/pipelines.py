@@ -8,6 +8,8 @@ assets once per sha256, near-duplicates clustered against everything stored, ite
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -61,6 +63,21 @@ class PolicyPipeline:
         return item
 
 
+@dataclass
+class _Staged:
+    """What one batch learns while its transaction is open; merged into the pipeline after the commit."""
+
+    pairs: set[tuple[str, str]] = field(default_factory=set)
+    assets: dict[str, int] = field(default_factory=dict)
+    items: dict[str, int] = field(default_factory=dict)
+    items_seen: set[str] = field(default_factory=set)
+    url_items: dict[str, int] = field(default_factory=dict)
+    clusters: dict[int, int] = field(default_factory=dict)
+    index: NearDupIndex = field(default_factory=lambda: NearDupIndex(16))
+    hashes: list[tuple[int, int]] = field(default_factory=list)  # (pHash, asset id) added to `index`
+    stats: Counter[str] = field(default_factory=Counter)
+
+
 class StorePipeline:
     """Persists items, assets, links and rejections in batches; clusters near-duplicates."""
 
@@ -112,25 +129,47 @@ class StorePipeline:
         self.ctx.extra["flushed"] = "flush_error" not in self.ctx.extra
 
     def flush(self, batch: list[dict[str, Any]]) -> None:
-        """Write one batch in one transaction (runs in a worker thread)."""
+        """Write one batch in one transaction (runs in a worker thread). What it learns (ids, clusters,
+        pairs, stats) is merged into the pipeline only after the commit: a rolled-back batch leaves no trace."""
         self.ctx.blobs.sync()  # the blobs this batch references are durable before its rows commit
+        staged = _Staged()
         with session_scope(self.ctx.sessions) as session:
-            asset_ids = self._write_assets(session, batch)
-            item_ids = self._write_items(session, batch)
-            self._write_links(session, batch, item_ids, asset_ids)
+            asset_ids = self._write_assets(session, batch, staged)
+            item_ids = self._write_items(session, batch, staged)
+            self._write_links(session, batch, item_ids, asset_ids, staged)
             self._write_rejections(session, batch)
+        self._merge(staged)
         logger.debug("stored a batch of %d items", len(batch))
 
-    def _write_assets(self, session, batch: list[dict[str, Any]]) -> dict[str, int]:
+    def _merge(self, staged: _Staged) -> None:
+        self.pairs |= staged.pairs
+        self.assets.update(staged.assets)
+        self.items.update(staged.items)
+        self.items_seen |= staged.items_seen
+        self.url_items.update(staged.url_items)
+        self.clusters.update(staged.clusters)
+        if staged.hashes:
+            self.index.add_many([h for h, _ in staged.hashes], [i for _, i in staged.hashes])
+        for key, n in staged.stats.items():
+            self._stat(key, n)
+
+    def _nearest(self, phash: int, staged: _Staged) -> tuple[int, int] | None:
+        """The nearest stored or batch asset within the threshold, as (asset id, distance)."""
+        hits = [hit for hit in (self.index.nearest(phash, self.threshold), staged.index.nearest(phash, self.threshold))
+                if hit is not None]
+        return min(hits, key=lambda hit: (hit[1], hit[0])) if hits else None
+
+    def _write_assets(self, session, batch: list[dict[str, Any]], staged: _Staged) -> dict[str, int]:
         rows: dict[str, dict[str, Any]] = {}
         for item in batch:
             for image in item.get("images") or []:
                 sha = image.get("sha256")
-                if sha is None or (sha, image["url"]) in self.pairs:  # known, or the same URL again
+                pair = (sha, image["url"])
+                if sha is None or pair in self.pairs or pair in staged.pairs:  # known, or the same URL again
                     continue
-                self.pairs.add((sha, image["url"]))
+                staged.pairs.add(pair)
                 if sha in self.assets or sha in rows:  # the same bytes under another URL
-                    self._stat("duplicates")
+                    staged.stats["duplicates"] += 1
                     continue
                 rows[sha] = {
                     "sha256": sha, "mime": image["mime"], "width": image["width"], "height": image["height"],
@@ -139,35 +178,36 @@ class StorePipeline:
         if not rows:
             return {}
         ids, new = q.insert_assets(session, list(rows.values()))
-        self._stat("duplicates", len(rows) - len(new))
-        self._stat("images_stored", len(new))
+        staged.stats["duplicates"] += len(rows) - len(new)
+        staged.stats["images_stored"] += len(new)
         assignments: dict[int, int] = {}
         for sha, row in rows.items():
             asset_id = ids[sha]
             if sha in new and row["phash"] is not None:
-                hit = self.index.nearest(row["phash"], self.threshold)
+                hit = self._nearest(row["phash"], staged)
                 if hit is not None:
                     other = hit[0]
-                    cluster = self.clusters.get(other)
+                    cluster = staged.clusters.get(other, self.clusters.get(other))
                     if cluster is None:
                         cluster = q.new_cluster(session, other)
-                        self.clusters[other] = assignments[other] = cluster
-                    self.clusters[asset_id] = assignments[asset_id] = cluster
-                    self._stat("near_duplicates")
-                self.index.add(row["phash"], asset_id)
+                        staged.clusters[other] = assignments[other] = cluster
+                    staged.clusters[asset_id] = assignments[asset_id] = cluster
+                    staged.stats["near_duplicates"] += 1
+                staged.index.add(row["phash"], asset_id)
+                staged.hashes.append((row["phash"], asset_id))
         q.set_clusters(session, assignments)
-        self.assets.update(ids)
+        staged.assets.update(ids)
         return ids
 
-    def _write_items(self, session, batch: list[dict[str, Any]]) -> dict[str, int]:
+    def _write_items(self, session, batch: list[dict[str, Any]], staged: _Staged) -> dict[str, int]:
         now = utcnow()
         rows = {}
         for item in batch:
             url = item["url"]
-            if url in self.items_seen:
+            if url in self.items_seen or url in staged.items_seen:
                 continue
-            self.items_seen.add(url)
-            self._stat("items_unchanged" if url in self.items else "items_new")
+            staged.items_seen.add(url)
+            staged.stats["items_unchanged" if url in self.items else "items_new"] += 1
             rows[url] = {
                 "source_id": self.ctx.source_id, "canonical_url": url, "page_url": item.get("page_url") or url,
                 "referrer": item.get("referrer"), "fetched_at": item.get("fetched_at") or now,
@@ -178,12 +218,13 @@ class StorePipeline:
                 "title": item.get("title"), "text": item.get("text"), "fields": item.get("fields") or {},
                 "crawl_run_id": self.ctx.run_id, "last_crawl_run_id": self.ctx.run_id,
             }
-        self._stat("items_stored", len(rows))
-        ids = q.upsert_items(session, list(rows.values())) if rows else {}
-        self.items.update(ids)
-        return {url: self.items[url] for item in batch if (url := item["url"]) in self.items}
+        staged.stats["items_stored"] += len(rows)
+        staged.items.update(q.upsert_items(session, list(rows.values())) if rows else {})
+        known = {**self.items, **staged.items}
+        return {url: known[url] for item in batch if (url := item["url"]) in known}
 
-    def _write_links(self, session, batch, item_ids: dict[str, int], asset_ids: dict[str, int]) -> None:
+    def _write_links(self, session, batch, item_ids: dict[str, int], asset_ids: dict[str, int],
+                     staged: _Staged) -> None:
         now = utcnow()
         fetched: dict[tuple[int, str], dict[str, Any]] = {}
         seen: dict[tuple[int, str], dict[str, Any]] = {}
@@ -191,8 +232,9 @@ class StorePipeline:
             item_id = item_ids[item["url"]]
             for position, image in enumerate(item.get("images") or []):
                 url = image["url"]
-                if self.url_items.setdefault(url, item_id) != item_id and (item_id, url) not in fetched:
-                    self._stat("duplicate_urls")
+                first = self.url_items[url] if url in self.url_items else staged.url_items.setdefault(url, item_id)
+                if first != item_id and (item_id, url) not in fetched:
+                    staged.stats["duplicate_urls"] += 1
                 if image.get("sha256"):
                     row = {"item_id": item_id, "asset_id": asset_ids.get(image["sha256"]) or self.assets[image["sha256"]],
                            "url": url, "position": position, "fetched_at": image["fetched_at"], "last_seen_at": now,

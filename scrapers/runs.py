@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -34,18 +34,19 @@ def pid_alive(pid: int) -> bool:
 def recover_stale_runs(sessions: sessionmaker[Session], stale_after: float, host: str | None = None) -> list[int]:
     """Mark runs left `running` by a crash as failed: a dead pid on this host, or a stale heartbeat."""
     host = host or socket.gethostname()
-    now = utcnow()
-    dead: dict[int, str] = {}
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    dead: dict[int, tuple[str, datetime | None]] = {}
     with session_scope(sessions) as session:
         for run in q.running_runs(session):
             beat = run.heartbeat_at or run.started_at
             if run.host == host and run.pid and not pid_alive(run.pid):
-                dead[run.id] = f"process {run.pid} on {host} died while the run was running"
-            elif now - beat > timedelta(seconds=stale_after):
-                dead[run.id] = f"no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC (host {run.host}, pid {run.pid})"
-        for run_id, why in dead.items():
-            q.fail_runs(session, [run_id], why)
-    return sorted(dead)
+                dead[run.id] = (f"process {run.pid} on {host} died while the run was running", None)
+            elif beat < cutoff:  # checked again in the UPDATE: a heartbeat arriving meanwhile keeps the run
+                why = f"no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC (host {run.host}, pid {run.pid})"
+                dead[run.id] = (why, cutoff)
+        failed = [run_id for run_id, (why, beat_before) in dead.items()
+                  if q.fail_runs(session, [run_id], why, beat_before=beat_before)]
+    return sorted(failed)
 
 
 def store_not_ready(engine: Engine, exc: DBAPIError) -> StoreNotReady:

@@ -102,7 +102,8 @@ class BlobStore:
     def get(self, key: str) -> bytes:
         return self.path(key).read_bytes()
 
-    def _write_atomic(self, target: Path, chunks: list[bytes]) -> None:
+    def _write_atomic(self, target: Path, chunks: list[bytes], fsync: bool = True) -> None:
+        """Temp file (ordinary file mode), fsync unless `fsync=False` (the caller syncs later), rename."""
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
         tmp = Path(tmp_name)
         try:
@@ -110,8 +111,9 @@ class BlobStore:
             with os.fdopen(fd, "wb") as out:
                 for chunk in chunks:
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                if fsync:
+                    out.flush()
+                    os.fsync(out.fileno())
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
         except BaseException:

@@ -45,20 +45,37 @@ def start_run(sessions: sessionmaker[Session], source_id: int, *, trigger: str, 
         return run.id
 
 
-def heartbeat(sessions: sessionmaker[Session], run_id: int) -> None:
+def heartbeat(sessions: sessionmaker[Session], run_id: int) -> bool:
+    """Refresh the run's heartbeat; False when it is no longer `running` (recovered as dead elsewhere)."""
     with sessions.begin() as session:
-        session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(heartbeat_at=utcnow()))
+        result = session.execute(
+            update(CrawlRun).where(CrawlRun.id == run_id, CrawlRun.status == "running").values(heartbeat_at=utcnow())
+        )
+        return result.rowcount == 1
 
 
 def finish_run(
-    sessions: sessionmaker[Session], run_id: int, *, status: str, stats: dict[str, Any], error: str | None = None
-) -> None:
+    sessions: sessionmaker[Session], run_id: int, *, status: str, stats: dict[str, Any], error: str | None = None,
+    gone_source_id: int | None = None,
+) -> int | None:
+    """Close run `run_id` if it still holds the lock (is `running`); in the same transaction, with
+    `gone_source_id`, mark that source's items the run did not see as gone (the count goes into
+    `stats["items_gone"]`). Returns that count, or None when the run was no longer running (another
+    process marked it failed and may run the source now): then nothing is written."""
+    now = utcnow()
     with sessions.begin() as session:
-        session.execute(
+        closed = session.execute(
             update(CrawlRun)
-            .where(CrawlRun.id == run_id)
-            .values(status=status, stats=stats, error=error, finished_at=utcnow(), heartbeat_at=utcnow())
+            .where(CrawlRun.id == run_id, CrawlRun.status == "running")
+            .values(status=status, stats=stats, error=error, finished_at=now, heartbeat_at=now)
         )
+        if closed.rowcount != 1:
+            return None
+        gone = 0
+        if gone_source_id is not None:
+            gone = mark_gone(session, gone_source_id, run_id, now)
+            session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(stats={**stats, "items_gone": gone}))
+        return gone
 
 
 def running_runs(session: Session, source_id: int | None = None) -> list[CrawlRun]:
@@ -68,15 +85,17 @@ def running_runs(session: Session, source_id: int | None = None) -> list[CrawlRu
     return list(session.scalars(stmt))
 
 
-def fail_runs(session: Session, run_ids: list[int], error: str, *, status: str = "failed") -> int:
-    """Close runs that are still `running` with `status` (failed, or cancelled) and the reason."""
+def fail_runs(
+    session: Session, run_ids: list[int], error: str, *, status: str = "failed", beat_before: datetime | None = None
+) -> int:
+    """Close runs that are still `running` with `status` (failed, or cancelled) and the reason; with
+    `beat_before`, only those whose last heartbeat is still older than that (a beat that just arrived wins)."""
     if not run_ids:
         return 0
-    result = session.execute(
-        update(CrawlRun)
-        .where(CrawlRun.id.in_(run_ids), CrawlRun.status == "running")
-        .values(status=status, error=error, finished_at=utcnow())
-    )
+    stmt = update(CrawlRun).where(CrawlRun.id.in_(run_ids), CrawlRun.status == "running")
+    if beat_before is not None:
+        stmt = stmt.where(or_(CrawlRun.heartbeat_at.is_(None), CrawlRun.heartbeat_at < beat_before))
+    result = session.execute(stmt.values(status=status, error=error, finished_at=utcnow()))
     return result.rowcount or 0
 
 

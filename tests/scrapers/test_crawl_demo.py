@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import stat
 from urllib.parse import urlsplit
 
 import pytest
@@ -9,6 +10,7 @@ from parsel import Selector
 from PIL import Image
 from sqlalchemy import func, select
 
+import scrapers.demo_site.server as demo_server
 from scrapers.config import demo_source
 from scrapers.demo_site import DemoSite, serve
 from storage.collect_models import Asset, ImageRejection, Item, ItemAsset
@@ -93,6 +95,9 @@ def test_first_crawl_stores_what_the_site_expects(settings, demo, tmp_path):
             assert stored.getexif().get(0x0112, 1) == 1
         for asset in by_url.values():
             assert blobs.resolve(asset.blob_path) == blobs.path(asset.sha256) and blobs.exists(asset.sha256)
+        reference = BlobStore(tmp_path / "reference")  # crawled blobs get the mode BlobStore.put gives
+        modes = {stat.S_IMODE(blobs.path(a.sha256).stat().st_mode) for a in by_url.values()}
+        assert modes == {stat.S_IMODE(reference.path(reference.put(b"x")).stat().st_mode)}, modes
         rejected = {}
         for row in s.scalars(select(ImageRejection)):
             rejected.setdefault(row.reason, []).append(_path(row.url))
@@ -150,4 +155,21 @@ def test_recrawl_downloads_nothing_new_and_marks_gone(sqlite_settings, demo, tmp
         gone = {_path(u) for u in s.scalars(select(Item.page_url).where(Item.gone_at.is_not(None)))}
         assert gone == set(expected["detail_pages"]) - on_page1
         assert s.scalar(select(func.count(Item.id))) == expected["n_detail_pages"]
+    engine.dispose()
+
+
+def test_a_crawl_that_loses_a_page_marks_nothing_gone(sqlite_settings, demo, tmp_path, monkeypatch):
+    settings = sqlite_settings
+    expected = demo.site.expected()
+    crawl_demo(settings, demo, tmp_path)
+    monkeypatch.setattr(demo_server._Server, "fail_now", lambda self, path: True)  # the flaky page: 500 for good
+    crawl_demo(settings, demo, tmp_path)
+    assert demo.requests.statuses(expected["flaky_page"])[-3:] == [500, 500, 500]  # retried, then given up
+    run = runs(settings.database_url)[-1]
+    assert run.status == "succeeded" and run.stats["pages_failed"].get("500") == 1
+    assert run.stats["items"] == expected["n_detail_pages"] - 1 and run.stats["missed_pages"]
+    assert run.stats["items_gone"] == 0
+    engine, sessions = _db(settings)
+    with sessions() as s:
+        assert s.scalar(select(func.count(Item.id)).where(Item.gone_at.is_not(None))) == 0
     engine.dispose()

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -73,23 +72,40 @@ def test_crashed_runs_are_marked_failed(sessions):
 
 
 def test_scheduler_never_overlaps_a_source(sqlite_url, tmp_path, monkeypatch):
+    """A fake clock decides due-ness; each child runs until the test releases it, so nothing depends
+    on how fast the machine is."""
     monkeypatch.chdir(tmp_path)
     hs = make_settings(tmp_path, sqlite_url, sources={
         "every_second": {"start_urls": ["http://127.0.0.1:9/"], "schedule": "* * * * * *"},
         "unscheduled": {"start_urls": ["http://127.0.0.1:9/"]},
     })
     log = tmp_path / "log.txt"
-    script = (f"import time; open({str(log)!r}, 'a').write('start\\n'); time.sleep(1.2); "
-              f"open({str(log)!r}, 'a').write('end\\n')")
-    scheduler = Scheduler(hs, command=lambda name: [sys.executable, "-c", script])
-    deadline = time.monotonic() + 4.0
-    while time.monotonic() < deadline:
-        scheduler.tick()
-        time.sleep(0.1)
-    scheduler.wait_children(10)
-    events = log.read_text().split()
-    assert scheduler.launched.count("every_second") >= 2 and "unscheduled" not in scheduler.launched
-    assert events == ["start", "end"] * (len(events) // 2), events  # never two at once
+
+    def child(name: str) -> list[str]:  # logs start, waits (up to 120 s) for its release file, logs end
+        release = tmp_path / f"release-{len(scheduler.launched)}"
+        script = (f"import pathlib, time; log = open({str(log)!r}, 'a', buffering=1); log.write('start\\n'); "
+                  f"deadline = time.monotonic() + 120\n"
+                  f"while not pathlib.Path({str(release)!r}).exists() and time.monotonic() < deadline: "
+                  f"time.sleep(0.02)\n"
+                  f"log.write('end\\n')")
+        return [sys.executable, "-c", script]
+
+    now = [datetime(2026, 5, 2, 3, 0, 0, 500_000, tzinfo=UTC)]
+    scheduler = Scheduler(hs, command=child, clock=lambda: now[0])
+    assert scheduler.tick() == ["every_second"]
+    for _ in range(3):  # due every second, but its child still runs: never a second one
+        now[0] += timedelta(seconds=5)
+        assert scheduler.tick() == []
+    (tmp_path / "release-0").touch()
+    scheduler.wait_children(60)
+    assert scheduler.tick() == ["every_second"]  # the child ended: the missed fire times give one new run
+    assert scheduler.tick() == []
+    (tmp_path / "release-1").touch()
+    scheduler.wait_children(60)
+    assert scheduler.tick() == []  # it ended, but no fire time passed since its launch (the clock stood still)
+    assert not scheduler.children
+    assert scheduler.launched == ["every_second", "every_second"]
+    assert log.read_text().split() == ["start", "end", "start", "end"]  # never two at once
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +152,9 @@ def test_scheduler_stops_gracefully_on_sigterm(sqlite_settings, demo, tmp_path):
     env = _scheduled_demo(settings, demo, tmp_path)
     assert harvest(["init"], env, tmp_path).returncode == 0
     mark = demo.requests.mark()
-    proc = subprocess.Popen([sys.executable, "-m", "harvest", "schedule", "--tick", "0.2"], env=env, cwd=tmp_path,
+    # the first tick starts the crawl at once; the next would come after 60 s, so however slow the machine,
+    # a crawl that ends before the SIGTERM arrives is never followed by a second one
+    proc = subprocess.Popen([sys.executable, "-m", "harvest", "schedule", "--tick", "60"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: any(r.path.startswith("/listing/") for r in demo.requests.since(mark)), 60, "a crawl")
