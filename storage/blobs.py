@@ -5,6 +5,8 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -77,16 +79,13 @@ class BlobStore:
     def put_stream(self, stream: BinaryIO) -> str:
         """Store a stream without holding it in memory; returns its sha256 key."""
         digest = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
-        tmp = Path(tmp_name)
-        try:
-            os.fchmod(fd, _file_mode())
-            with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+        with self._temp() as (out, tmp):
+            while chunk := stream.read(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+            out.close()
             key = digest.hexdigest()
             target = self.path(key)
             if target.is_file():
@@ -94,28 +93,32 @@ class BlobStore:
                 return key
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
-            return key
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        return key
 
     def get(self, key: str) -> bytes:
         return self.path(key).read_bytes()
 
     def _write_atomic(self, target: Path, chunks: list[bytes], fsync: bool = True) -> None:
         """Temp file (ordinary file mode), fsync unless `fsync=False` (the caller syncs later), rename."""
+        with self._temp() as (out, tmp):
+            for chunk in chunks:
+                out.write(chunk)
+            if fsync:
+                out.flush()
+                os.fsync(out.fileno())
+            out.close()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+
+    @contextmanager
+    def _temp(self) -> Iterator[tuple[BinaryIO, Path]]:
+        """An open temp file in the store (ordinary file mode), removed if anything fails before its rename."""
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
         tmp = Path(tmp_name)
         try:
             os.fchmod(fd, _file_mode())
             with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                if fsync:
-                    out.flush()
-                    os.fsync(out.fileno())
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)
+                yield out, tmp
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
