@@ -68,47 +68,47 @@ def make_sample(rng: np.random.Generator, width: int = 640, height: int = 480) -
     return buffer.getvalue(), targets
 
 
-def plain_loop(samples: list[tuple[bytes, list[dict]]], policy_compose_entries: list,
-               version_seed: int) -> tuple[float, float]:
-    """The baseline: decode, plain albumentations Compose on boxes + all points, encode. (wall s, CPU s)."""
+def plain_compose(entries: list) -> A.Compose:
+    """The baseline pipeline: the policy's transforms in a plain Compose with box and keypoint params."""
     from augment import catalog
 
-    compose = A.Compose([catalog.build(e, "bench") for e in policy_compose_entries],
-                        bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"], min_visibility=0.2,
-                                                 min_area=16, clip=True),
-                        keypoint_params=A.KeypointParams(format="xy", label_fields=["kp_labels"],
-                                                         remove_invisible=True))
+    return A.Compose([catalog.build(e, "bench") for e in entries],
+                     bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"], min_visibility=0.2,
+                                              min_area=16, clip=True),
+                     keypoint_params=A.KeypointParams(format="xy", label_fields=["kp_labels"],
+                                                      remove_invisible=True))
+
+
+def plain_one(compose: A.Compose, data: bytes, targets: list[dict], seed: int) -> None:
+    """Decode, plain albumentations on boxes + all points, encode: what a hand-written loop does per image."""
+    image, fmt = decode_image(data)
+    boxes = [(t["x_min"], t["y_min"], t["x_max"], t["y_max"]) for t in targets if t["type"] == "bbox"]
+    labels = [t["label"] for t in targets if t["type"] == "bbox"]
+    points = [p for t in targets if t["type"] in ("polygon", "keypoints") for p in t["points"]]
+    compose.set_random_seed(seed)
+    out = compose(image=image, bboxes=boxes, labels=labels, keypoints=points, kp_labels=list(range(len(points))))
+    encode_image(out["image"], fmt)
+
+
+def plain_loop(samples: list[tuple[bytes, list[dict]]], policy_compose_entries: list,
+               version_seed: int) -> tuple[float, float]:
+    """The baseline over every sample: (wall s, CPU s)."""
+    compose = plain_compose(policy_compose_entries)
     start, cpu = time.perf_counter(), time.process_time()
     for i, (data, targets) in enumerate(samples):
-        image, fmt = decode_image(data)
-        boxes = [(t["x_min"], t["y_min"], t["x_max"], t["y_max"]) for t in targets if t["type"] == "bbox"]
-        labels = [t["label"] for t in targets if t["type"] == "bbox"]
-        points = [p for t in targets if t["type"] in ("polygon", "keypoints") for p in t["points"]]
-        compose.set_random_seed(derive_seed(version_seed, i, 0))
-        out = compose(image=image, bboxes=boxes, labels=labels, keypoints=points, kp_labels=list(range(len(points))))
-        encode_image(out["image"], fmt)
+        plain_one(compose, data, targets, derive_seed(version_seed, i, 0))
     return time.perf_counter() - start, time.process_time() - cpu
 
 
 def interleaved(samples: list[tuple[bytes, list[dict]]], policy, version_seed: int) -> tuple[float, float]:
     """Plain and harvest on each image back to back, so both meet the same machine load: (plain s, harvest s)."""
-    from augment import catalog, render_one
+    from augment import render_one
 
-    compose = A.Compose([catalog.build(e, "bench") for e in policy.transforms],
-                        bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"], min_visibility=0.2,
-                                                 min_area=16, clip=True),
-                        keypoint_params=A.KeypointParams(format="xy", label_fields=["kp_labels"],
-                                                         remove_invisible=True))
+    compose = plain_compose(policy.transforms)
     plain = harvest = 0.0
     for i, (data, targets) in enumerate(samples):
         start = time.perf_counter()
-        image, fmt = decode_image(data)
-        boxes = [(t["x_min"], t["y_min"], t["x_max"], t["y_max"]) for t in targets if t["type"] == "bbox"]
-        labels = [t["label"] for t in targets if t["type"] == "bbox"]
-        points = [p for t in targets if t["type"] in ("polygon", "keypoints") for p in t["points"]]
-        compose.set_random_seed(derive_seed(version_seed, i, 0))
-        out = compose(image=image, bboxes=boxes, labels=labels, keypoints=points, kp_labels=list(range(len(points))))
-        encode_image(out["image"], fmt)
+        plain_one(compose, data, targets, derive_seed(version_seed, i, 0))
         middle = time.perf_counter()
         render_one(RenderJob(i, data, targets, 0), policy, version_seed)
         plain += middle - start
