@@ -6,39 +6,21 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from harvest.context import State, console, err_console, settings, store
 from harvest.errors import HarvestError
 
 app = typer.Typer(help="harvest: crawl, label, augment and export versioned training sets.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console()
-err_console = Console(stderr=True)
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="harvest.toml to read.")]
-
-
-class State:
-    config: Path | None = None
 
 
 @app.callback()
 def _root(config: ConfigOpt = None) -> None:
     State.config = config
-
-
-def settings():
-    from harvest.settings import load_settings
-
-    return load_settings(State.config)
-
-
-def store():
-    from harvest.store import open_store
-
-    return open_store(settings())
 
 
 @app.command()

@@ -13,7 +13,7 @@ def _fmt_time(value, fmt: str = "%m-%d %H:%M") -> str:
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
-    from harvest.cli import State, console, settings
+    from harvest.context import State, console, settings
 
     @app.command("crawl")
     def crawl_cmd(

@@ -13,7 +13,7 @@ console = Console()
 
 
 def _store():
-    from harvest.cli import store
+    from harvest.context import store
 
     return store()
 

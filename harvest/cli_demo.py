@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         """Run the whole chain on the bundled demo: crawl, label in Label Studio, version, export."""
         if ctx.invoked_subcommand is not None:
             return
-        from harvest.cli import State, console, settings
+        from harvest.context import State, console, settings
         from harvest.demo.run import run_demo
 
         run_demo(settings(), State.config, console, disagreement)
@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Generator seed; the same seed serves byte-identical pages."),
     ) -> None:
         """Serve the demo classifieds site until Ctrl-C."""
-        from scrapers.demo_site import DemoSite, run_forever
+        from harvest.demo.site import DemoSite, run_forever
 
         def ready(url: str) -> None:
             typer.echo(f"demo site at {url}/ (robots.txt at {url}/robots.txt) — Ctrl-C to stop")

@@ -11,7 +11,7 @@ from rich.table import Table
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
-    from harvest.cli import console, settings, store
+    from harvest.context import console, settings, store
 
     label = typer.Typer(help="Label Studio: server, projects, push, pull, webhook, agreement.", no_args_is_help=True)
     server_app = typer.Typer(help="The local Label Studio server (its own venv).", no_args_is_help=True)

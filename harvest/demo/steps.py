@@ -52,7 +52,7 @@ def serve_site(ctx: DemoContext) -> str:
     """Serve the bundled demo site on the host and port the `demo` source points at."""
     import httpx
 
-    from scrapers.demo_site import DemoSite, serve
+    from harvest.demo.site import DemoSite, serve
 
     parts = urlsplit(_demo_source_url(ctx))
     ctx.site = DemoSite(0)

@@ -9,7 +9,7 @@ import sys
 from pycocotools.coco import COCO
 from sqlalchemy import func, select
 
-from scrapers.demo_site import DemoSite
+from harvest.demo.site import DemoSite
 from storage.engine import make_engine, session_factory
 from storage.models import Annotation, Asset, DatasetVersion, Export, Task
 from tests.labelstudio import free_port

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from harvest.demo.simulate import simulated_targets
-from scrapers.demo_site import DemoSite
+from harvest.demo.site import DemoSite
 
 LABELS = ["ball", "crate", "bottle"]
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from scrapers.config import demo_source
-from scrapers.demo_site import DemoSite
+from harvest.demo.site import DemoSite
 from storage.blobs import BlobStore
 from storage.collect_models import Asset, ImageRejection, Item, ItemAsset
 from storage.engine import make_engine, session_factory

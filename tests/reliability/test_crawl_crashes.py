@@ -8,7 +8,7 @@ import signal
 import pytest
 from sqlalchemy import select
 
-from scrapers.demo_site import DemoSite, serve
+from harvest.demo.site import DemoSite, serve
 from storage.collect_models import Asset, CrawlRun, Item, Source
 from storage.engine import make_engine, session_factory
 from tests.reliability.helpers import (

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-import scrapers.demo_site.server as demo_server
-from scrapers.demo_site import DemoSite, serve
+import harvest.demo.site.server as demo_server
+from harvest.demo.site import DemoSite, serve
 from storage.blobs import BlobStore
 from tests.reliability.helpers import assert_consistent, crawl_config, inject_corrupt_image, store_snapshot
 from tests.scrapers.helpers import check, harvest, harvest_env, runs

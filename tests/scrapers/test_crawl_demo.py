@@ -10,9 +10,9 @@ from parsel import Selector
 from PIL import Image
 from sqlalchemy import func, select
 
-import scrapers.demo_site.server as demo_server
+import harvest.demo.site.server as demo_server
 from scrapers.config import demo_source
-from scrapers.demo_site import DemoSite, serve
+from harvest.demo.site import DemoSite, serve
 from storage.collect_models import Asset, ImageRejection, Item, ItemAsset
 from storage.blobs import BlobStore
 from storage.engine import make_engine, session_factory

@@ -83,7 +83,7 @@ def test_orientation_1_is_not_reencoded():
 def test_draft_phash_agrees_with_full_decode():
     """How the JPEG draft shortcut was checked: over the demo site's photos and 60 synthetic JPEGs of
     several sizes, the draft pHash equals the full-decode pHash for >= 90% and is never > 2 bits away."""
-    from scrapers.demo_site import DemoSite
+    from harvest.demo.site import DemoSite
 
     site = DemoSite(0)
     bodies = [site.resource(u).body for u in site.expected()["valid_image_urls"]]

@@ -8,7 +8,7 @@ import sys
 import pytest
 from sqlalchemy import select
 
-from scrapers.demo_site import DemoSite, serve
+from harvest.demo.site import DemoSite, serve
 from storage import collect as q
 from storage.collect_models import Item
 from storage.engine import make_engine, session_factory, session_scope

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
-from scrapers.demo_site import DemoSite, serve
+from harvest.demo.site import DemoSite, serve
 from scrapers.runs import recover_stale_runs
 from scrapers.schedule import Scheduler, is_due
 from storage import collect as q

@@ -5,8 +5,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from scrapers.demo_site.model import Licence
-from scrapers.demo_site.photos import Box
+from harvest.demo.site.model import Licence
+from harvest.demo.site.photos import Box
 
 LICENCES = {
     "https://creativecommons.org/licenses/by/4.0/": "CC BY 4.0",

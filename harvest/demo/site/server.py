@@ -10,10 +10,10 @@ from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from scrapers.demo_site.errors import DemoSiteError
-from scrapers.demo_site.model import SLOW_SECONDS, Resource
-from scrapers.demo_site.pages import not_found_page
-from scrapers.demo_site.site import DemoSite
+from harvest.demo.site.errors import DemoSiteError
+from harvest.demo.site.model import SLOW_SECONDS, Resource
+from harvest.demo.site.pages import not_found_page
+from harvest.demo.site.site import DemoSite
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import Any
 
-from scrapers.demo_site.generator import MISSING_LISTING, PRIVATE_PREFIX, SiteData, build_site
-from scrapers.demo_site.model import SLOW_SECONDS, Listing, Resource
-from scrapers.demo_site.pages import page_path
-from scrapers.demo_site.photos import LABELS
+from harvest.demo.site.generator import MISSING_LISTING, PRIVATE_PREFIX, SiteData, build_site
+from harvest.demo.site.model import SLOW_SECONDS, Listing, Resource
+from harvest.demo.site.pages import page_path
+from harvest.demo.site.photos import LABELS
 
 _cached_build = lru_cache(maxsize=4)(build_site)
 

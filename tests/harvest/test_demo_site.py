@@ -20,8 +20,8 @@ import pytest
 from parsel import Selector
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from scrapers.demo_site import DemoSite, DemoSiteError, serve
-from scrapers.demo_site.generator import build_site
+from harvest.demo.site import DemoSite, DemoSiteError, serve
+from harvest.demo.site.generator import build_site
 
 MIN_SIDE, MAX_PIXELS, MAX_BYTES = 32, 40_000_000, 20_000_000
 REPO = Path(__file__).resolve().parents[2]

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from scrapers.demo_site import images, pages
-from scrapers.demo_site.model import FORMS, PLAIN, REJECTIONS, GalleryItem, ImageRecord, Listing, Resource
-from scrapers.demo_site.photos import Box, render_photo
-from scrapers.demo_site.text import licence_for, listing_text
+from harvest.demo.site import images, pages
+from harvest.demo.site.model import FORMS, PLAIN, REJECTIONS, GalleryItem, ImageRecord, Listing, Resource
+from harvest.demo.site.photos import Box, render_photo
+from harvest.demo.site.text import licence_for, listing_text
 
 N_LISTINGS = 40
 PER_PAGE = 8

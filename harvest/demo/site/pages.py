@@ -13,11 +13,11 @@ from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING
 
-from scrapers.demo_site import images
-from scrapers.demo_site.model import GalleryItem, Listing
+from harvest.demo.site import images
+from harvest.demo.site.model import GalleryItem, Listing
 
 if TYPE_CHECKING:
-    from scrapers.demo_site.generator import SiteData
+    from harvest.demo.site.generator import SiteData
 
 SITE_NAME = "Harvest Classifieds (demo)"
 HTML = "text/html; charset=utf-8"

@@ -1,13 +1,13 @@
-"""`python -m scrapers.demo_site [--host H] [--port N] [--seed S]`: serve the demo site until Ctrl-C."""
+"""`python -m harvest.demo.site [--host H] [--port N] [--seed S]`: serve the demo site until Ctrl-C."""
 from __future__ import annotations
 
 import argparse
 
-from scrapers.demo_site import DemoSite, run_forever
+from harvest.demo.site import DemoSite, run_forever
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m scrapers.demo_site", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harvest.demo.site", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=0)

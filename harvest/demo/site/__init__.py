@@ -5,8 +5,8 @@ Crawler tests, benchmarks and `harvest demo` crawl it; `DemoSite.ground_truth()`
 """
 from __future__ import annotations
 
-from scrapers.demo_site.errors import DemoSiteError
-from scrapers.demo_site.server import RequestLog, RequestRecord, Running, run_forever, serve
-from scrapers.demo_site.site import DemoSite
+from harvest.demo.site.errors import DemoSiteError
+from harvest.demo.site.server import RequestLog, RequestRecord, Running, run_forever, serve
+from harvest.demo.site.site import DemoSite
 
 __all__ = ["DemoSite", "DemoSiteError", "RequestLog", "RequestRecord", "Running", "run_forever", "serve"]
