@@ -13,12 +13,13 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# setuptools explains its editable-install modes at length on every install; the install itself is checked by its exit code
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml constraints.txt
-	$(PIP) install --quiet -c constraints.txt -e .
+	PYTHONWARNINGS=ignore $(PIP) install --quiet -c constraints.txt -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	PYTHONWARNINGS=ignore $(PIP) install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
