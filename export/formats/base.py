@@ -32,6 +32,8 @@ class Sample:
     width: int | None = None
     height: int | None = None
     text: str | None = None
+    # provenance a format may write (licence, attribution, source_url, page_url); per-image captions go here too
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def image_bytes(self) -> bytes | None:
         if self.data is not None:
@@ -71,6 +73,13 @@ class Format:
     images: bool = True  # holds image samples
     text: bool = False  # holds text samples
     exclusive: bool = False  # exactly one target of `kinds` per sample (classification folders)
+    exact: frozenset[str] | None = None  # kinds its reader gives back as written (default: all of `kinds`)
+    grid: bool = False  # coordinates are written as whole pixels (Pascal VOC)
+    rotated: bool = False  # holds rotated boxes (a box plus the 4-corner polygon of its instance)
+
+    @property
+    def read_kinds(self) -> frozenset[str]:
+        return self.kinds if self.exact is None else self.exact
 
 
 def safe_part(text: str) -> str:
@@ -138,6 +147,11 @@ def by_split(samples: Iterable[Sample]) -> dict[str, list[Sample]]:
     for s in sorted(samples, key=lambda s: s.id):
         out[s.split].append(s)
     return out
+
+
+def labels_file(classes: list[str]) -> str:
+    """classes.txt: one class per line, line number (from 0) = class id."""
+    return "".join(c + "\n" for c in classes)
 
 
 def num(value: float) -> float | int:

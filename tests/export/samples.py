@@ -76,11 +76,11 @@ def text_samples() -> list[Sample]:
     ]
 
 
-def _canon_target(t: dict[str, Any]) -> str:
+def _canon_target(t: dict[str, Any], grid: bool = False) -> str:
     t = {k: v for k, v in t.items() if k not in ("instance",)}
     for key in ("x_min", "y_min", "x_max", "y_max"):
         if key in t:
-            t[key] = round(float(t[key]), 2)
+            t[key] = float(round(float(t[key]))) if grid else round(float(t[key]), 2)
     if "points" in t:
         pairs = [[round(float(x), 2), round(float(y), 2)] for x, y in t["points"]]
         if t["type"] == "keypoints":
@@ -90,5 +90,6 @@ def _canon_target(t: dict[str, Any]) -> str:
     return dumps(t)
 
 
-def canon(targets: list[dict[str, Any]], kinds: frozenset[str]) -> list[str]:
-    return sorted(_canon_target(t) for t in targets if t["type"] in kinds)
+def canon(targets: list[dict[str, Any]], kinds: frozenset[str], grid: bool = False) -> list[str]:
+    """Targets of `kinds` as sorted canonical strings (coordinates to 0.01 px, or whole pixels on a `grid`)."""
+    return sorted(_canon_target(t, grid) for t in targets if t["type"] in kinds)
