@@ -37,6 +37,10 @@ def _objects(targets: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def _extent(parts: list[dict[str, Any]]) -> list[float]:
+    """The instance's own box when it has one, else the extent of its polygons, points and masks."""
+    box = next((t for t in parts if t["type"] == "bbox"), None)
+    if box is not None:
+        return [box["x_min"], box["y_min"], box["x_max"], box["y_max"]]
     xs, ys = [], []
     for t in parts:
         if t["type"] == "bbox":
