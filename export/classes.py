@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from export.formats.base import rotated_corners
+
 
 def class_order(project_labels: Iterable[str] | None, targets: Iterable[dict[str, Any]], kinds: frozenset[str]) -> list[str]:
     """The export's classes, index = class id: the project's labels that this format can use, then extras."""
@@ -34,8 +36,9 @@ def left_out(targets_per_sample: Iterable[list[dict[str, Any]]], kinds: frozense
     targets: Counter = Counter()
     samples: Counter = Counter()
     for sample_targets in targets_per_sample:
-        corners = _rotated_polygons(sample_targets) if rotated else set()
-        missing = [t["type"] for i, t in enumerate(sample_targets) if t["type"] not in kinds and i not in corners]
+        corners = rotated_corners(sample_targets) if rotated else {}
+        missing = [t["type"] for t in sample_targets if t["type"] not in kinds and not (
+            t["type"] == "polygon" and corners.get(t.get("instance")) is t["points"])]
         targets.update(missing)
         samples.update(set(missing))
     return {kind: {"targets": targets[kind], "samples": samples[kind]} for kind in sorted(targets)}
@@ -45,8 +48,3 @@ def describe_left_out(fmt: str, dropped: dict[str, dict[str, int]]) -> str:
     parts = [f"{v['targets']} {kind} target(s) on {v['samples']} sample(s)" for kind, v in dropped.items()]
     return f"format {fmt!r} cannot hold " + "; ".join(parts)
 
-
-def _rotated_polygons(targets: list[dict[str, Any]]) -> set[int]:
-    boxed = {t.get("instance") for t in targets if t["type"] == "bbox" and t.get("instance") is not None}
-    return {i for i, t in enumerate(targets)
-            if t["type"] == "polygon" and len(t.get("points", [])) == 4 and t.get("instance") in boxed}

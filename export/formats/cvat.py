@@ -15,10 +15,11 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from export.errors import FormatError
-from export.formats.base import SPLITS, Context, Format, ReadSample, Sample, by_split, id_from_file_name, place_images, sha256_path
+from export.formats.base import (
+    SPLITS, Context, Format, ReadSample, Sample, by_split, id_from_file_name, place_images, rotated_corners, sha256_path,
+)
 from export.formats.raster import rle_to_mask
 from export.formats.voc import palette
-from export.formats.yolo import rotated_corners
 
 KINDS = frozenset({"bbox", "polygon", "mask", "keypoints", "choice"})
 

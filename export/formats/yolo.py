@@ -16,7 +16,8 @@ import yaml
 
 from export.errors import FormatError
 from export.formats.base import (
-    SPLITS, Context, Format, ReadSample, Sample, id_from_file_name, labels_file, place_images, sha256_path,
+    SPLITS, Context, Format, ReadSample, Sample, id_from_file_name, labels_file, place_images, rotated_corners,
+    sha256_path,
 )
 
 TASKS = {"bbox": "detect", "polygon": "segment", "obb": "obb", "pose": "pose"}
@@ -24,13 +25,6 @@ TASKS = {"bbox": "detect", "polygon": "segment", "obb": "obb", "pose": "pose"}
 
 def f6(value: float) -> str:
     return f"{min(max(value, 0.0), 1.0):.6f}"
-
-
-def rotated_corners(targets: list[dict[str, Any]]) -> dict[str, list[list[float]]]:
-    """instance -> the 4 corners of a rotated box (a 4-point polygon sharing its instance with a box)."""
-    boxed = {t.get("instance") for t in targets if t["type"] == "bbox" and t.get("instance") is not None}
-    return {t["instance"]: t["points"] for t in targets
-            if t["type"] == "polygon" and len(t["points"]) == 4 and t.get("instance") in boxed}
 
 
 def _lines(s: Sample, kind: str, index: dict[str, int]) -> list[str]:

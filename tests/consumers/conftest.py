@@ -83,3 +83,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for fmt in formats:
         cells = [f"{c}: {o}" for (f, c), o in sorted(MATRIX.items()) if f == fmt]
         terminalreporter.write_line(f"  {fmt:12s} " + "; ".join(cells))
+
+
+def yolo_truth(truth, kind: str) -> dict[str, dict[str, int]]:
+    """Instances per split of the originals a YOLO task holds (hand-derived from the ground truth)."""
+    wanted = {"detect": "bbox", "segment": "polygon", "obb": "bbox", "pose": "bbox"}[kind]
+    out: dict[str, dict[str, int]] = {}
+    for s in truth.samples.values():
+        row = out.setdefault(s["split"], {"images": 0, "instances": 0})
+        row["images"] += 1
+        row["instances"] += sum(1 for t in s["targets"] if t["type"] == wanted)
+    return out

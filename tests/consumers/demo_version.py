@@ -2,10 +2,11 @@
 with every target type a format can hold derived from each ground-truth box:
 
 - the box itself (``bbox``), and the image's whole-image class (``choice``: the label of its largest box);
-- a ``polygon``: the diamond inscribed in the box (4 points on the box's edge midpoints);
+- a ``polygon``: the pentagon through the box's top midpoint, right/left edges at mid-height and bottom corners;
 - a ``mask``: the box's inner rectangle, inset by a quarter, as COCO RLE;
 - ``keypoints`` top/bottom/left/right (the box's edge midpoints; left and right swap under a flip);
-- on every third object a rotated box (the box plus its 4 corners turned 15 degrees about its centre).
+- on every third object a rotated box instead of box and polygon: the box's corners turned 15 degrees about
+  its centre, with their axis-aligned extent as the box (what Label Studio's rotated rectangles become).
 
 All parts of one object share an ``instance`` id. `EXPECTED` is the hand-derivation those tests compare with.
 """
@@ -75,7 +76,7 @@ def derived(box: dict[str, Any], n: int, w: int, h: int) -> list[dict[str, Any]]
     qx, qy = (x1 - x0) / 4, (y1 - y0) / 4
     out = [
         {"type": "bbox", "x_min": x0, "y_min": y0, "x_max": x1, "y_max": y1, "label": label, "instance": inst},
-        {"type": "polygon", "points": [[mx, y0], [x1, my], [mx, y1], [x0, my]], "label": label, "instance": inst},
+        {"type": "polygon", "points": [[mx, y0], [x1, my], [x1, y1], [x0, y1], [x0, my]], "label": label, "instance": inst},
         {"type": "mask", "rle": rect_rle(h, w, int(x0 + qx), int(y0 + qy), int(x1 - qx), int(y1 - qy)), "label": label,
          "instance": inst},
         {"type": "keypoints", "points": [[mx, y0], [mx, y1], [x0, my], [x1, my]], "labels": list(POINTS),
@@ -85,6 +86,8 @@ def derived(box: dict[str, Any], n: int, w: int, h: int) -> list[dict[str, Any]]
         corners = rotated(x0, y0, x1, y1, 15)
         inside = all(0 <= x <= w and 0 <= y <= h for x, y in corners)
         if inside:
+            xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+            out[0].update(x_min=min(xs), y_min=min(ys), x_max=max(xs), y_max=max(ys))
             out[1] = {"type": "polygon", "points": corners, "label": label, "instance": inst}
     return out
 
