@@ -69,9 +69,19 @@ def _objects(s: Sample) -> list[dict[str, Any]]:
         else:
             obj["segments"].append(t)
     for obj in out:
-        if obj["box"] is None:
-            ys, xs = np.nonzero(np.any([_raster(t, s.height, s.width) for t in obj["segments"]], axis=0))
-            obj["box"] = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1) if xs.size else (0, 0, 0, 0)
+        if obj["box"] is None:  # a polygon's extent is its vertices', a mask's its pixels'
+            xs: list[float] = []
+            ys: list[float] = []
+            for t in obj["segments"]:
+                if t["type"] == "polygon":
+                    xs += [p[0] for p in t["points"]]
+                    ys += [p[1] for p in t["points"]]
+                else:
+                    py, px = np.nonzero(_raster(t, s.height, s.width))
+                    if px.size:
+                        xs += [int(px.min()), int(px.max()) + 1]
+                        ys += [int(py.min()), int(py.max()) + 1]
+            obj["box"] = (min(xs), min(ys), max(xs), max(ys)) if xs else (0, 0, 0, 0)
     return out
 
 
