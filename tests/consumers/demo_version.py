@@ -19,6 +19,8 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from tests.export.samples import rect_rle
+
 POINTS = ["top", "bottom", "left", "right"]
 POLICY = """\
 version: 1
@@ -45,21 +47,6 @@ class Truth:
     def count(self, kind: str, split: str | None = None) -> int:
         return sum(1 for s in self.samples.values() if split in (None, s["split"])
                    for t in s["targets"] if t["type"] == kind)
-
-
-def rect_rle(h: int, w: int, x0: int, y0: int, x1: int, y1: int) -> dict[str, Any]:
-    """COCO uncompressed RLE of the rectangle [x0, x1) x [y0, y1) (column-major runs, zeros first)."""
-    counts: list[int] = []
-    last, run = 0, 0
-    for x in range(w):
-        for value in ([0] * h if not x0 <= x < x1 else [0] * y0 + [1] * (y1 - y0) + [0] * (h - y1)):
-            if value == last:
-                run += 1
-            else:
-                counts.append(run)
-                last, run = value, 1
-    counts.append(run)
-    return {"size": [h, w], "counts": counts}
 
 
 def rotated(x0: float, y0: float, x1: float, y1: float, degrees: float) -> list[list[float]]:
