@@ -74,7 +74,7 @@ def _row(s: Sample, index: dict[str, int]) -> dict[str, Any]:
 def write(samples: list[Sample], out: Path, ctx: Context) -> None:
     (out / "data").mkdir(parents=True, exist_ok=True)
     index = {c: i for i, c in enumerate(ctx.classes)}
-    files, counts = {}, {}
+    splits: dict[str, tuple[str, int, int]] = {}
     for split, items in by_split(samples).items():
         if not items:
             continue
@@ -85,8 +85,8 @@ def write(samples: list[Sample], out: Path, ctx: Context) -> None:
             row_group_size=max(1, len(items)), write_statistics=False, write_page_index=False,
             use_dictionary=False, store_schema=True,
         )
-        files[split], counts[split] = name, len(items)
-    (out / "README.md").write_text(card_header(files, counts, features(ctx.classes)), encoding="utf-8")
+        splits[split] = (name, len(items), (out / name).stat().st_size)
+    (out / "README.md").write_text(card_header(splits, features(ctx.classes)), encoding="utf-8")
 
 
 def read(root: Path) -> list[ReadSample]:

@@ -41,12 +41,13 @@ def _yaml_type(feature: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"feature type {kind!r} has no card form")
 
 
-def card_header(data_files: dict[str, str], counts: dict[str, int], features: dict[str, Any] | None) -> str:
-    """`---` YAML `---` declaring one default config with its split files, example counts and features."""
-    info: dict[str, Any] = {"splits": [{"name": sp, "num_examples": n} for sp, n in counts.items()]}
+def card_header(splits: dict[str, tuple[str, int, int]], features: dict[str, Any] | None) -> str:
+    """`---` YAML `---` declaring one default config: per split (file pattern, examples, bytes), and the features."""
+    info: dict[str, Any] = {"splits": [{"name": sp, "num_bytes": size, "num_examples": n}
+                                       for sp, (_, n, size) in splits.items()]}
     if features is not None:
         info = {"features": [{"name": k, **_yaml_type(v)} for k, v in features.items()], **info}
     doc = {"configs": [{"config_name": "default", "default": True,
-                        "data_files": [{"split": sp, "path": path} for sp, path in data_files.items()]}],
+                        "data_files": [{"split": sp, "path": path} for sp, (path, _, _) in splits.items()]}],
            "dataset_info": info}
     return "---\n" + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True) + "---\n\n"

@@ -39,10 +39,8 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 def write(samples: list[Sample], out: Path, ctx: Context) -> None:
     size = int(ctx.options.get("shard_size", SHARD_SIZE))
     index = {c: i for i, c in enumerate(ctx.classes)}
-    files, counts = {}, {}
+    splits: dict[str, tuple[str, int, int]] = {}
     for split, items in by_split(samples).items():
-        if items:
-            files[split], counts[split] = f"{split}-*.tar", len(items)
         for shard, start in enumerate(range(0, len(items), size)):
             path = out / f"{split}-{shard:06d}.tar"
             with path.open("wb") as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -57,8 +55,10 @@ def write(samples: list[Sample], out: Path, ctx: Context) -> None:
                     _add(tar, f"{key}.json", (dumps(meta) + "\n").encode())
                     if s.text is not None:
                         _add(tar, f"{key}.txt", s.text.encode())
+        if items:
+            splits[split] = (f"{split}-*.tar", len(items), sum(p.stat().st_size for p in out.glob(f"{split}-*.tar")))
     (out / "classes.txt").write_text(labels_file(ctx.classes), encoding="utf-8")
-    (out / "README.md").write_text(card_header(files, counts, None), encoding="utf-8")
+    (out / "README.md").write_text(card_header(splits, None), encoding="utf-8")
 
 
 def read(root: Path) -> list[ReadSample]:
