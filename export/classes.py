@@ -13,19 +13,15 @@ from typing import Any
 from export.formats.base import rotated_corners
 
 
-def class_order(project_labels: Iterable[str] | None, targets: Iterable[dict[str, Any]], kinds: frozenset[str]) -> list[str]:
-    """The export's classes, index = class id: the project's labels that this format can use, then extras."""
-    held: set[str] = set()
-    other: set[str] = set()
-    point_names: set[str] = set()
-    for t in targets:
-        label = t.get("label")
-        if t["type"] == "keypoints":
-            point_names.update(t.get("labels") or [])
-        if isinstance(label, str):
-            (held if t["type"] in kinds else other).add(label)
-    project = [label for label in dict.fromkeys(project_labels or [])
-               if label in held or (label not in other and label not in point_names)]
+def class_order(project_labels: Iterable[str] | None, targets: Iterable[dict[str, Any]], kinds: frozenset[str],
+                point_names: Iterable[str] = ()) -> list[str]:
+    """The export's classes, index = class id: every project label (used or not, whatever target type uses
+    it, so ids never depend on the data), then labels the format holds that the project lacks, sorted.
+    Declared keypoint point names (the policy's `labels.keypoints`, a keypoint project's labels) are not
+    classes unless a target uses one as its object label."""
+    points = set(point_names)
+    held = {t["label"] for t in targets if t["type"] in kinds and isinstance(t.get("label"), str)}
+    project = [label for label in dict.fromkeys(project_labels or []) if label not in points or label in held]
     return project + sorted(held - set(project))
 
 

@@ -125,7 +125,7 @@ def _keypoint_options(info: dict[str, Any], samples: list[Sample]) -> dict[str, 
     policy = aug.policy_of_version(text, record) if text else None
     labels = getattr(policy, "labels", None)
     names = list(labels.keypoints) if labels is not None and labels.keypoints else \
-        [n for n in dict.fromkeys(info["_labels"]) if n in used]
+        [n for n in dict.fromkeys(info["_labels"][0]) if n in used]
     return {"keypoint_names": names, "keypoint_swap": dict(labels.keypoint_swap) if labels is not None else {}}
 
 
@@ -163,9 +163,11 @@ def _write(store: Any, name: str, fmt: str, format_: Any, out: Path, tmp: Path, 
            options: dict[str, Any] | None) -> ExportResult:
     augmented, aug_records = _augment(info, originals, records, tmp / STAGING, max(1, workers))
     samples = originals + augmented
-    classes = class_order(info["_labels"], (t for s in samples for t in s.targets), format_.kinds)
-    ctx = Context(classes=classes, link=link, workers=max(1, workers),
-                  options={**_keypoint_options(info, samples), **(options or {})})
+    keypoint_options = _keypoint_options(info, samples)
+    labels, template = info["_labels"]
+    declared = list(keypoint_options.get("keypoint_names", ())) + (labels if template == "keypoints" else [])
+    classes = class_order(labels, (t for s in samples for t in s.targets), format_.kinds, declared)
+    ctx = Context(classes=classes, link=link, workers=max(1, workers), options={**keypoint_options, **(options or {})})
     format_.write(samples, tmp, ctx)
     shutil.rmtree(tmp / STAGING, ignore_errors=True)
     all_records = records + aug_records

@@ -22,10 +22,16 @@ def test_class_order_follows_the_project_and_appends_new_labels():
     targets = [box("dog", 0, 0, 1, 1), box("zebra", 0, 0, 1, 1), choice("indoor"),
                {"type": "keypoints", "points": [[1, 1]], "labels": ["nose"], "label": "dog"}]
     kinds = frozenset({"bbox"})
-    # unused project labels keep their id; labels only used by other kinds and point names are not classes
-    assert class_order(["cat", "dog", "nose", "indoor"], targets, kinds) == ["cat", "dog", "zebra"]
-    assert class_order(["cat", "dog", "bird"], targets, kinds) == ["cat", "dog", "bird", "zebra"]
+    # every project label keeps its id, used or not, by any target type; extras come last, sorted
+    assert class_order(["cat", "dog", "indoor"], targets, kinds) == ["cat", "dog", "indoor", "zebra"]
+    # declared point names are not classes
+    assert class_order(["cat", "dog", "nose", "bird"], targets, kinds, point_names=["nose"]) == [
+        "cat", "dog", "bird", "zebra"]
     assert class_order(None, targets, frozenset({"bbox", "choice"})) == ["dog", "indoor", "zebra"]
+    # a later version whose data lost "dog" and gained "emu" (added to the project at the end): ids unchanged
+    first = class_order(["cat", "dog", "nose", "indoor"], targets, kinds, point_names=["nose"])
+    later = class_order(["cat", "dog", "nose", "indoor", "emu"], [box("emu", 0, 0, 1, 1)], kinds, point_names=["nose"])
+    assert later == ["cat", "dog", "indoor", "emu"] and later[:3] == first[:3]
 
 
 def test_left_out_counts_targets_and_samples_and_keeps_rotated_corners():
