@@ -30,16 +30,16 @@ def datacard(version: dict[str, Any], fmt: str, samples: list[dict[str, Any]], s
         [sp, sum(1 for s in originals if s["split"] == sp), sum(1 for s in augmented if s["split"] == sp), per_split[sp]]
         for sp in SPLITS
     ])
-    classes: dict[str, Counter] = {sp: Counter() for sp in SPLITS}
+    per_split_class: dict[str, Counter] = {sp: Counter() for sp in SPLITS}
     for s in samples:
-        classes[s["split"]].update(s["labels"])
-    names = sorted(set().union(*classes.values()))
+        per_split_class[s["split"]].update(s["labels"])
+    names = sorted(set().union(*per_split_class.values()))
     total = Counter()
-    for c in classes.values():
+    for c in per_split_class.values():
         total.update(c)
     lines += ["## Classes (objects or labels per split)", ""]
     lines += _table(["class", *SPLITS, "total", "share"], [
-        [n, *(classes[sp][n] for sp in SPLITS), total[n], f"{total[n] / max(1, sum(total.values())):.1%}"] for n in names
+        [n, *(per_split_class[sp][n] for sp in SPLITS), total[n], f"{total[n] / max(1, sum(total.values())):.1%}"] for n in names
     ])
     if total:
         most, least = max(total.values()), min(total.values())

@@ -144,6 +144,7 @@ def test_cli_warns_with_counts_and_strict_refuses(cli_store, capsys, tmp_path):
     assert code == 0 and "cannot hold 6 choice target(s) on 6 sample(s)" in out
     card = (tmp_path / "y" / "README.md").read_text()
     assert "## Not in this export" in card and "| choice | 6 | 6 |" in card
+    assert "| id | class |\n|---|---|\n| 0 | cat |\n| 1 | dog |\n| 2 | bird |\n" in card
     assert yaml.safe_load((tmp_path / "y" / "data.yaml").read_text())["names"] == {0: "cat", 1: "dog", 2: "bird"}
     manifest = json.loads((tmp_path / "y" / "manifest.json").read_text())
     assert manifest["classes"] == [{"id": 0, "name": "cat"}, {"id": 1, "name": "dog"}, {"id": 2, "name": "bird"}]
