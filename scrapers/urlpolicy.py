@@ -79,7 +79,7 @@ def unsafe(address: Address) -> str | None:
         if embedded is not None:
             why = unsafe(embedded)
             return f"maps to {embedded}, {why}" if why else None
-    for flag in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
+    for flag in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
         if getattr(address, f"is_{flag}"):
             return flag.replace("_", "-")
     if not address.is_global:
@@ -113,7 +113,10 @@ class Policy:
 
     def check_url(self, url: str, *, image: bool) -> tuple[str, int]:
         """(host, port) of an acceptable URL, before DNS; raise UrlRefused otherwise."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise UrlRefused("bad_url", f"{url[:200]!r} is not a valid URL ({exc})") from None
         scheme = parts.scheme.lower()
         if scheme not in SCHEMES:
             raise UrlRefused("scheme", f"{url[:200]!r}: only http and https URLs are fetched, not {scheme or 'no'}:")
