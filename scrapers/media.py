@@ -146,10 +146,15 @@ class HarvestMediaPipeline(FilesPipeline):
         except ImageRejected as exc:
             raise MediaRefused(exc.reason, exc.detail) from None
         self.ctx.blobs.written()
+        if facts.frames > 1:
+            self._stat("images_animated")
+        if facts.normalized:
+            self._stat("images_normalized")
         return {
             "url": url, "path": self.ctx.blobs.relpath(facts.sha256), "checksum": facts.sha256,
             "status": "downloaded", "sha256": facts.sha256, "mime": facts.mime, "width": facts.width,
             "height": facts.height, "bytes": len(facts.data), "phash": facts.phash,
+            "source_mode": facts.source_mode, "frames": facts.frames,
             "http_status": response.status, "etag": _header(response, "ETag"),
             "last_modified": _header(response, "Last-Modified"),
             "fetched_at": datetime.now(timezone.utc),

@@ -174,6 +174,7 @@ class StorePipeline:
                 rows[sha] = {
                     "sha256": sha, "mime": image["mime"], "width": image["width"], "height": image["height"],
                     "bytes": image["bytes"], "phash": image["phash"], "blob_path": image["path"],
+                    "source_mode": image.get("source_mode"), "frames": image.get("frames") or 1,
                 }
         if not rows:
             return {}

@@ -219,3 +219,12 @@ def test_a_16bit_png_is_stored_as_scaled_8bit_pixels(crawled):
     assert pixels.dtype == np.uint8
     expected = np.rint(np.tile(np.linspace(0, 65535, 80), (60, 1)).astype(np.uint16) / 257)
     assert np.abs(pixels.astype(int) - expected).max() <= 1
+    engine = make_engine(crawled["settings"].database_url)
+    try:
+        with session_factory(engine)() as session:
+            modes = dict(session.execute(select(Asset.source_mode, Asset.frames)
+                                         .where(Asset.blob_path == links[f"{crawled['site'].base}/img/deep16.png"])).all())
+    finally:
+        engine.dispose()
+    assert modes == {"I;16": 1}
+    assert crawled["runs"][0].stats["images_stored"] >= 4
