@@ -105,9 +105,12 @@ class Policy:
             if port is not None:
                 ports[host].add(port)
         for url in start_urls:
-            parts = urlsplit(url)
-            if parts.hostname and parts.scheme in DEFAULT_PORTS:
-                ports.setdefault(parts.hostname, set()).add(parts.port or DEFAULT_PORTS[parts.scheme])
+            try:
+                parts = urlsplit(url)
+                if parts.hostname and parts.scheme in DEFAULT_PORTS:
+                    ports.setdefault(parts.hostname, set()).add(parts.port or DEFAULT_PORTS[parts.scheme])
+            except ValueError:  # a malformed start URL: its request is refused by check_url
+                continue
         listed = {h: frozenset(p or DEFAULT_PORTS.values()) for h, p in ports.items()}
         return cls(frozenset(pages), frozenset(images), listed)
 
@@ -202,9 +205,11 @@ class UrlPolicyMiddleware:
             if key not in self.addresses:
                 try:
                     self.addresses[key] = await maybe_deferred_to_future(deferToThread(resolve, host, port))
-                except (OSError, UnicodeError) as exc:
-                    raise UrlRefused("unresolvable", f"{host} cannot be resolved ({exc})") from None
-            for address in self.addresses[key]:
+                except (OSError, UnicodeError):
+                    # not refused: Scrapy's own lookup fails too (a download error, retried and reported,
+                    # never a silently missed page), and should it succeed the peer address is checked
+                    self.stats.inc_value("urlpolicy/unresolved")
+            for address in self.addresses.get(key, []):
                 self.policy.check_address(host, port, address)
         except UrlRefused as exc:
             raise self._refuse(request, exc) from None
@@ -219,9 +224,9 @@ class UrlPolicyMiddleware:
         address = getattr(response, "ip_address", None)
         if address is None:
             return response
-        host, port = urlparse_cached(request).hostname or "", 0
+        parts = urlparse_cached(request)
+        host, port = parts.hostname or "", parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
         try:
-            port = urlparse_cached(request).port or DEFAULT_PORTS.get(urlparse_cached(request).scheme, 0)
             if address not in self.addresses.get((host, port), [address]):
                 self.stats.inc_value("urlpolicy/rebound")
             self.policy.check_address(host, port, address)
