@@ -43,6 +43,7 @@ def run_stats(stats: dict[str, Any], gone: int = 0) -> dict[str, Any]:
         "near_duplicates": get("near_duplicates"), "dropped": dict(sorted(dropped.items())),
         "robots_forbidden": int(stats.get("robotstxt/forbidden", 0)), "errors": errors,
         "pages_failed": dict(sorted(failed.items())),
+        "pages_refused_before": sum(_counts(stats, "harvest/pages_refused_before/").values()),
         "url_policy": {"refused": _counts(stats, "urlpolicy/refused/"),
                        "offsite_image_hosts": _counts(stats, "urlpolicy/offsite_image_host/")},
     }

@@ -28,7 +28,14 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 HARVEST_THROTTLE_LOOPBACK = False
 DOWNLOAD_SLOTS = {host: {"delay": 0.0} for host in ("127.0.0.1", "localhost", "::1")}
 # the URL policy first: before the offsite and robots.txt middlewares fetch anything for a request
-DOWNLOADER_MIDDLEWARES = {"scrapers.urlpolicy.UrlPolicyMiddleware": 40, "scrapers.middlewares.LoopbackUnthrottled": 50}
+# then pages refused for their size before are skipped (scrapers.refusals), gzip bombs noticed there
+DOWNLOADER_MIDDLEWARES = {
+    "scrapers.urlpolicy.UrlPolicyMiddleware": 40,
+    "scrapers.refusals.RememberedRefusals": 45,
+    "scrapers.middlewares.LoopbackUnthrottled": 50,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "scrapers.refusals.SizedHttpCompression": 590,
+}
 # only http(s) has a download handler: a request of another scheme that got past the policy still fails
 DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 HARVEST_URL_POLICY = True

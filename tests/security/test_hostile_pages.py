@@ -71,7 +71,8 @@ def populate(s: dict) -> None:
     for name, srcs in pages.items():
         site.page(f"/item/{name}.html", f"<h1>{name}</h1>" + "".join(f'<img src="{u}">' for u in srcs))
     site.add("/item/bomb-page.html", gzip_bomb(50_000_000), "text/html", Content_Encoding="gzip")
-    links = "".join(f'<a class="item" href="/item/{n}.html">{n}</a>' for n in [*pages, "bomb-page"])
+    site.add("/item/big-page.html", b"<html><body><h1>big-page</h1>" + b" " * (MAX_BYTES + 10) + b"</body></html>")
+    links = "".join(f'<a class="item" href="/item/{n}.html">{n}</a>' for n in [*pages, "bomb-page", "big-page"])
     site.page("/", links)
     site.page("/open.html", f'<img src="{internal.base}/a.png"><img src="http://localhost:{site.port}/img/ok.png">'
                             f'<img src="/img/ok2.png">')
@@ -194,7 +195,11 @@ def test_bodies_stop_at_max_bytes_after_decompression_and_are_not_fetched_again(
     assert rej[f"{site.base}/img/bomb.png"][0] == "too_large"
     assert rej[f"{site.base}/img/big.png"][0] == "too_large"
     _, titles = stored(crawled["settings"].database_url)
-    assert "bomb-page" not in titles
+    assert "bomb-page" not in titles and "big-page" not in titles
+    for page in ("/item/bomb-page.html", "/item/big-page.html"):  # pages too: refused once, remembered
+        assert rej[site.base + page][0] == "page_too_large"
+        assert site.requests[page] == crawled["counts"]["site"][page] == 1, page
+    assert crawled["runs"][1].stats["pages_refused_before"] == 2
     # remembered: the second run asked for neither again
     assert site.requests["/img/bomb.png"] == crawled["counts"]["site"]["/img/bomb.png"] == 1
     assert site.requests["/img/big.png"] == crawled["counts"]["site"]["/img/big.png"] == 1
