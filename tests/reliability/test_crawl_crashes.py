@@ -96,6 +96,8 @@ def test_two_crawls_at_once_on_postgres_store_shared_images_once(postgres_url, t
         with session_factory(engine)() as s:
             statuses = dict(s.execute(select(Source.name, CrawlRun.status).join(CrawlRun)).all())
             assert statuses == {"alpha": "succeeded", "beta": "succeeded"}
+            counted = sum(r.stats["images_stored"] for r in s.scalars(select(CrawlRun)))
+            assert counted == expected["n_distinct_images"]  # each stored image counted by one run only
             shas = list(s.scalars(select(Asset.sha256)))
             assert len(shas) == len(set(shas)) == expected["n_distinct_images"]  # one asset per sha256
             for srv in (one, two):
