@@ -4,7 +4,10 @@ and harvest's pipelines (validate by decoding, EXIF, sha256 + pHash, near-dups, 
 A few hundred generated photo-like JPEGs are served on 127.0.0.1; each crawl runs in its own process
 (Twisted's reactor cannot restart) with the project's Scrapy settings; the best of `--repeat` runs counts.
 
-    .venv/bin/python bench/crawl.py [--images 300] [--repeat 2]
+    .venv/bin/python bench/crawl.py [--images 300] [--repeat 2] [--url-policy-off]
+
+`--url-policy-off` also measures harvest with the URL policy middleware switched off (HARVEST_URL_POLICY)
+and prints what the address and robots checks cost: harvest / harvest-without-policy.
 """
 from __future__ import annotations
 
@@ -115,6 +118,8 @@ def child(kind: str, base: str, workdir: Path) -> None:
         settings.set("IMAGES_STORE", str(workdir / "images"))
         settings.set("HARVEST_STORE", False)
     else:
+        if kind == "harvest-nopolicy":
+            settings.set("HARVEST_URL_POLICY", False)
         from storage.migrate import upgrade
 
         url = f"sqlite:///{workdir / 'harvest.db'}"
@@ -162,6 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--url-policy-off", action="store_true", help="also measure harvest without the URL policy")
     parser.add_argument("--child")
     parser.add_argument("--base")
     parser.add_argument("--workdir")
@@ -174,13 +180,14 @@ def main() -> None:
     print(f"{len(images)} JPEGs 1024x768 ({sum(map(len, images)) / 1e6:.1f} MB) served at {base}")
     best: dict[str, float] = {}
     for round_ in range(args.repeat):
-        for kind in ("files", "images", "harvest"):
+        kinds = ("files", "images", "harvest") + (("harvest-nopolicy",) if args.url_policy_off else ())
+        for kind in kinds:
             result = run_child(kind, base)
             assert result["images"] == len(images), (kind, result)
             rate = result["images"] / result["seconds"]
             best[kind] = max(best.get(kind, 0.0), rate)
             cpu = (result["cpu_main"] + result["cpu_workers"]) / result["images"] * 1e3
-            print(f"  round {round_ + 1} {kind:8s}: {result['images']} images in {result['seconds']:.2f} s = "
+            print(f"  round {round_ + 1} {kind:16s}: {result['images']} images in {result['seconds']:.2f} s = "
                   f"{rate:7.1f} images/s   CPU {cpu:.2f} ms/image (crawler process "
                   f"{result['cpu_main'] / result['images'] * 1e3:.2f}, image workers "
                   f"{result['cpu_workers'] / result['images'] * 1e3:.2f})")
@@ -190,6 +197,9 @@ def main() -> None:
     vs_files = best["harvest"] / best["files"]
     print(f"harvest / ImagesPipeline = {vs_images:.2f}x (goal >= 1.5x: {'OK' if vs_images >= 1.5 else 'MISSED'})")
     print(f"harvest / FilesPipeline  = {vs_files:.2f}x (goal >= 0.7x: {'OK' if vs_files >= 0.7 else 'MISSED'})")
+    if "harvest-nopolicy" in best:
+        print(f"harvest / harvest without the URL policy = {best['harvest'] / best['harvest-nopolicy']:.2f}x "
+              f"(harvest-nopolicy / FilesPipeline = {best['harvest-nopolicy'] / best['files']:.2f}x)")
 
 
 if __name__ == "__main__":

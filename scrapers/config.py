@@ -6,11 +6,18 @@ site is a built-in source `demo` used whenever harvest.toml does not define one 
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEMO_PORT = 8765
+# a host name, an IPv4 address, an IPv6 address in brackets or bare, each optionally with :port
+HOST_ENTRY = re.compile(r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+)(?::\d{1,5})?")
+
+
+def _has_port(entry: str) -> bool:
+    return entry.count(":") == 1 or (entry.startswith("[") and "]:" in entry)
 
 
 class CrawlConfig(BaseModel):
@@ -40,6 +47,7 @@ class SourceConfig(BaseModel):
     spider: str | None = None  # "package.module:Class" or a spider name; unset = config-driven
     start_urls: list[str] = Field(default_factory=list)
     allowed_domains: list[str] = Field(default_factory=list)
+    image_domains: list[str] = Field(default_factory=list)  # more hosts images may come from ("cdn.example.com")
     schedule: str | None = None  # cron expression, e.g. "0 3 * * *"
     licence: str | None = None  # default licence when a page declares none
     attribution: str | None = None
@@ -63,6 +71,20 @@ class SourceConfig(BaseModel):
             raise ValueError(
                 f"schedule {value!r} is not a cron expression; expected five fields like '0 3 * * *'"
             )
+        return value
+
+    @field_validator("allowed_domains", "image_domains")
+    @classmethod
+    def _hosts(cls, value: list[str], info) -> list[str]:
+        for entry in value:
+            if not HOST_ENTRY.fullmatch(entry) or (info.field_name == "allowed_domains" and _has_port(entry)):
+                port = " or host:port" if info.field_name == "image_domains" else ""
+                raise ValueError(
+                    f"{info.field_name} entry {entry!r} is not a host name or address{port}; write e.g. "
+                    f"'example.com' or '127.0.0.1' (no scheme, no path"
+                    + (", no port: ports of a listed private address come from start_urls or image_domains)"
+                       if info.field_name == "allowed_domains" else ")")
+                )
         return value
 
     @model_validator(mode="after")

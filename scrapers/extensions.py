@@ -43,11 +43,19 @@ def run_stats(stats: dict[str, Any], gone: int = 0) -> dict[str, Any]:
         "near_duplicates": get("near_duplicates"), "dropped": dict(sorted(dropped.items())),
         "robots_forbidden": int(stats.get("robotstxt/forbidden", 0)), "errors": errors,
         "pages_failed": dict(sorted(failed.items())),
+        "pages_refused_before": sum(_counts(stats, "harvest/pages_refused_before/").values()),
+        "url_policy": {"refused": _counts(stats, "urlpolicy/refused/"),
+                       "offsite_image_hosts": _counts(stats, "urlpolicy/offsite_image_host/")},
     }
 
 
+def _counts(stats: dict[str, Any], prefix: str) -> dict[str, int]:
+    return {key[len(prefix):]: int(value) for key, value in sorted(stats.items()) if key.startswith(prefix)}
+
+
 GONE_STATUSES = frozenset({"404", "410"})  # a page that answers "gone" is a result, not a failure
-NOT_FAILURES = frozenset({"scrapy.exceptions.IgnoreRequest"})  # robots.txt or a filter refused the request
+# robots.txt, a filter or the URL policy refused the request
+NOT_FAILURES = frozenset({"scrapy.exceptions.IgnoreRequest", "scrapers.urlpolicy.UrlRefused"})
 
 
 def missed_pages(stats: dict[str, Any]) -> list[str]:

@@ -1,5 +1,13 @@
 """Image validation at ingest: decode with Pillow, apply EXIF orientation once, hash (sha256 + pHash).
 
+What is stored is what every later stage (Label Studio, augmentation, exporters) reads, so it must decode
+to right 8-bit pixels with a plain `Image.open(...).convert("RGB")`. Images that would not are stored as a
+normalized 8-bit PNG instead of their original bytes (`to_8bit`): 16-bit and 32-bit greyscale (I;16*, I, F)
+scaled to 0..255, not clipped; LA / PA / palette with transparency as RGBA; CMYK (Adobe-inverted JPEGs are
+un-inverted by Pillow's decoder), YCbCr, LAB, HSV as RGB; animated GIF/WebP/PNG as their first frame, with
+`frames` > 1 flagging them. 8-bit L, RGB, RGBA, opaque palette and 48/64-bit RGB(A) PNG (which Pillow reads
+as 8-bit by taking the high byte, i.e. scaled) keep their original bytes.
+
 Pure functions over bytes, safe to run in worker threads. Every rejection is an `ImageRejected` with a
 stable `reason` key: empty, too_large, not_an_image, decompression_bomb, too_small, truncated, corrupt.
 """
@@ -11,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 
 import imagehash
+import numpy as np
 import scipy.fftpack  # noqa: F401 - imagehash.phash imports it lazily; load it once, before crawling
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -46,6 +55,14 @@ class ImageFacts:
     height: int
     phash: int  # 64-bit pHash as a signed int (fits BIGINT)
     transposed: bool
+    source_mode: str = "RGB"  # Pillow's mode of the original (e.g. "I;16", "CMYK")
+    frames: int = 1  # frames of the original; > 1: an animation, of which the first frame is stored
+    normalized: bool = False  # `data` is an 8-bit PNG made from the original, not the original bytes
+
+    @property
+    def rewritten(self) -> bool:
+        """`data` differs from the downloaded body."""
+        return self.transposed or self.normalized
 
 
 def signed64(value: int) -> int:
@@ -73,9 +90,8 @@ def _open(body: bytes, limits: Limits) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected("decompression_bomb", f"Pillow's decompression-bomb check refused it ({exc})") from None
     except UnidentifiedImageError:
-        head = body[:16]
-        raise ImageRejected(
-            "not_an_image", f"Pillow cannot identify an image format (first bytes {head!r})"
+        raise ImageRejected(  # never the bytes themselves: they may be an internal answer
+            "not_an_image", f"Pillow cannot identify an image format in {len(body)} bytes"
         ) from None
     except Exception as exc:  # noqa: BLE001 - any parse failure of the header is a corrupt file
         raise ImageRejected("corrupt", f"the image header cannot be parsed ({exc})") from None
@@ -121,6 +137,48 @@ def _reencode(image: Image.Image, fmt: str, icc: bytes | None) -> bytes:
     return out.getvalue()
 
 
+KEPT_MODES = frozenset({"1", "L", "RGB", "RGBA"})  # read right by every later stage as they are
+
+
+def needs_8bit(image: Image.Image) -> bool:
+    """Whether the stored pixels must be a normalized copy rather than the original file."""
+    if getattr(image, "n_frames", 1) > 1:
+        return True
+    if image.mode == "P":
+        return "transparency" in image.info
+    return image.mode not in KEPT_MODES
+
+
+def _scaled(values: np.ndarray, mode: str) -> np.ndarray:
+    """Greyscale of any depth to uint8 by scaling: 16-bit by 255/65535, float in [0, 1] by 255, values
+    already in 0..255 unchanged, anything else stretched from its own minimum..maximum."""
+    values = values.astype(np.float64)
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if mode.startswith("I;16"):
+        scale, offset = 255 / 65535, 0.0
+    elif mode == "F" and 0 <= low and high <= 1:
+        scale, offset = 255.0, 0.0
+    elif 0 <= low and high <= 255:
+        scale, offset = 1.0, 0.0
+    elif mode == "I" and 0 <= low and high <= 65535:
+        scale, offset = 255 / 65535, 0.0
+    else:
+        scale, offset = (255 / (high - low) if high > low else 0.0), low
+    return np.clip(np.rint((values - offset) * scale), 0, 255).astype(np.uint8)
+
+
+def to_8bit(image: Image.Image) -> Image.Image:
+    """The decoded (first frame of the) image as L, RGB or RGBA with 8 bits per channel, scaled not clipped."""
+    mode = image.mode
+    if mode.startswith("I") or mode == "F":
+        return Image.fromarray(_scaled(np.asarray(image), mode), "L")
+    if mode in ("LA", "La", "PA", "RGBa") or (mode == "P" and "transparency" in image.info):
+        return image.convert("RGBA")
+    if mode in KEPT_MODES:
+        return image.copy()
+    return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, opaque palette
+
+
 def inspect_image(body: bytes, limits: Limits = Limits(), *, use_draft: bool = True) -> ImageFacts:
     """Validate `body` as an image and return what to store; raise ImageRejected(reason) otherwise."""
     if not body:
@@ -140,7 +198,15 @@ def inspect_image(body: bytes, limits: Limits = Limits(), *, use_draft: bool = T
             "too_small", f"{width}x{height} is below the minimum {limits.min_width}x{limits.min_height}"
         )
     data = body
-    if turns:
+    source_mode, frames = image.mode, int(getattr(image, "n_frames", 1) or 1)
+    normalized = needs_8bit(image)
+    if normalized:
+        icc = image.info.get("icc_profile") if image.mode in ("L", "LA", "RGB", "RGBA", "P", "PA") else None
+        image = _decode(image, draft=False)  # the first frame of an animation
+        image = to_8bit(ImageOps.exif_transpose(image) if turns else image)
+        data = _reencode(image, "PNG", icc)
+        mime = "image/png"
+    elif turns:
         icc = image.info.get("icc_profile")
         image = ImageOps.exif_transpose(_decode(image, draft=False))
         data = _reencode(image, fmt, icc)
@@ -154,4 +220,7 @@ def inspect_image(body: bytes, limits: Limits = Limits(), *, use_draft: bool = T
         height=height,
         phash=phash_int(image),
         transposed=turns,
+        source_mode=source_mode,
+        frames=frames,
+        normalized=normalized,
     )

@@ -30,12 +30,16 @@ def user_agent(crawl: CrawlConfig) -> str:
 
 
 def politeness(crawl: CrawlConfig) -> dict[str, Any]:
-    """Scrapy settings derived from `[crawl]`: honest User-Agent, bounded per-domain concurrency."""
+    """Scrapy settings derived from `[crawl]`: honest User-Agent, bounded per-domain concurrency, body size."""
     return {
         "USER_AGENT": user_agent(crawl),
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(crawl.concurrency_per_domain),
+        # every body, page or image, compressed or not, stops at max_bytes (Scrapy's download handler
+        # aborts the transfer; HttpCompressionMiddleware stops inflating at the same limit)
+        "DOWNLOAD_MAXSIZE": crawl.max_bytes,
+        "DOWNLOAD_WARNSIZE": crawl.max_bytes // 2,
     }
 
 

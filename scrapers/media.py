@@ -13,7 +13,7 @@ from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline
@@ -23,23 +23,36 @@ try:  # an expected refusal: Scrapy logs these at DEBUG, without a traceback
     from scrapy.pipelines.media import _MediaRequestFiltered as _Refusal
 except ImportError:  # pragma: no cover - older/newer Scrapy
     from scrapy.pipelines.media import FileException as _Refusal
+from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
 from scrapers.context import CrawlContext, enabled
 from scrapers.errors import ImageRejected
 from scrapers.loader import harvest_settings
+from scrapers.urlpolicy import IMAGE_META, UrlRefused
 from scrapers.workers import IngestPool
 from storage import collect as q
 
 logger = logging.getLogger(__name__)
-TRANSIENT = ("download_error", "robots", "filtered", "noimageai")
+TRANSIENT = ("download_error", "robots", "filtered", "noimageai")  # and every refused_* (URL policy)
 
 
 def remembered(reason: str) -> bool:
-    """Rejections kept in `image_rejections` (skipped next run): bad content and 404/410, not transient errors."""
+    """Rejections skipped next run: bad content (too_large included), 404/410; not transient errors, nor
+    robots or URL-policy refusals (they cost no download, and follow the site's robots.txt and the config)."""
     if reason.startswith("http_"):
         return reason in ("http_404", "http_410")
-    return reason not in TRANSIENT
+    return reason not in TRANSIENT and not reason.startswith("refused_")
+
+
+def recorded(reason: str) -> bool:
+    """Rejections stored in `image_rejections` (with their reason, never the answer's bytes)."""
+    return remembered(reason) or reason == "robots" or reason.startswith("refused_")
+
+
+def _too_large(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, (DownloadCancelledError, CancelledError)) or "DOWNLOAD_MAXSIZE" in text or "max size" in text
 
 
 class MediaRefused(_Refusal):
@@ -76,7 +89,8 @@ class HarvestMediaPipeline(FilesPipeline):
         self.ctx = CrawlContext.of(self.crawler)
         with self.ctx.sessions() as session:
             self.known = q.known_images(session, self.ctx.source_id)
-            self.rejected = q.rejected_urls(session, self.ctx.source_id)
+            self.rejected = {url: reason for url, reason in q.rejected_urls(session, self.ctx.source_id).items()
+                             if remembered(reason)}
         self.revalidate = self.ctx.source.revalidate_images
         # Pillow's own bomb check at our limit (a warning above it, turned into an error in imaging._open)
         Image.MAX_IMAGE_PIXELS = self.ctx.limits.max_pixels
@@ -97,7 +111,7 @@ class HarvestMediaPipeline(FilesPipeline):
                     headers["If-None-Match"] = known.etag
                 if known.last_modified:
                     headers["If-Modified-Since"] = known.last_modified
-            requests.append(Request(url, callback=NO_CALLBACK, headers=headers, meta={"allow_offsite": True}))
+            requests.append(Request(url, callback=NO_CALLBACK, headers=headers, meta={"allow_offsite": True, IMAGE_META: True}))
         return requests
 
     def _known_info(self, url: str, status: str) -> dict[str, Any]:
@@ -132,10 +146,15 @@ class HarvestMediaPipeline(FilesPipeline):
         except ImageRejected as exc:
             raise MediaRefused(exc.reason, exc.detail) from None
         self.ctx.blobs.written()
+        if facts.frames > 1:
+            self._stat("images_animated")
+        if facts.normalized:
+            self._stat("images_normalized")
         return {
             "url": url, "path": self.ctx.blobs.relpath(facts.sha256), "checksum": facts.sha256,
             "status": "downloaded", "sha256": facts.sha256, "mime": facts.mime, "width": facts.width,
             "height": facts.height, "bytes": len(facts.data), "phash": facts.phash,
+            "source_mode": facts.source_mode, "frames": facts.frames,
             "http_status": response.status, "etag": _header(response, "ETag"),
             "last_modified": _header(response, "Last-Modified"),
             "fetched_at": datetime.now(timezone.utc),
@@ -145,6 +164,11 @@ class HarvestMediaPipeline(FilesPipeline):
         exc = failure.value
         if isinstance(exc, MediaRefused):
             raise exc
+        if isinstance(exc, UrlRefused):
+            raise MediaRefused(f"refused_{exc.reason}", exc.detail)
+        if _too_large(exc):
+            raise MediaRefused("too_large", f"{request.url} is larger than max_bytes "
+                               f"({self.crawler.settings.getint('DOWNLOAD_MAXSIZE')} bytes, after decompression)")
         if isinstance(exc, IgnoreRequest):
             reason = "robots" if "robots" in str(exc).lower() else "filtered"
             raise MediaRefused(reason, str(exc))

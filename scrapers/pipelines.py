@@ -21,7 +21,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.threads import deferToThread
 
 from scrapers.context import CrawlContext, enabled
-from scrapers.media import remembered
+from scrapers.media import recorded
 from scrapers.neardup import NearDupIndex
 from storage import collect as q
 from storage.base import utcnow
@@ -174,6 +174,7 @@ class StorePipeline:
                 rows[sha] = {
                     "sha256": sha, "mime": image["mime"], "width": image["width"], "height": image["height"],
                     "bytes": image["bytes"], "phash": image["phash"], "blob_path": image["path"],
+                    "source_mode": image.get("source_mode"), "frames": image.get("frames") or 1,
                 }
         if not rows:
             return {}
@@ -251,7 +252,7 @@ class StorePipeline:
         rows = {}
         for item in batch:
             for rej in item.get("rejected") or []:
-                if not remembered(rej["reason"]):
+                if not recorded(rej["reason"]):
                     continue
                 rows[rej["url"]] = {"source_id": self.ctx.source_id, "url": rej["url"], "reason": rej["reason"],
                                     "detail": rej["detail"], "first_seen_at": now, "last_seen_at": now,

@@ -4,7 +4,9 @@ Polite but fast: robots.txt obeyed, AutoThrottle on for every site with a short 
 concurrency equal to the per-domain bound, no fixed delay; this machine itself (127.0.0.1, localhost)
 is not throttled (scrapers.middlewares), so the demo site and benchmarks run at full speed.
 The User-Agent and per-domain concurrency come from `[crawl]`; per-source overrides from
-`[sources.NAME].settings`, both applied as spider settings by `scrapers.loader`.
+`[sources.NAME].settings`, both applied as spider settings by `scrapers.loader`, as is the body size
+limit (`DOWNLOAD_MAXSIZE` = `[crawl].max_bytes`, which Scrapy also applies while decompressing).
+Every request passes the URL policy (scrapers.urlpolicy): http(s) only, listed hosts, no private addresses.
 """
 
 BOT_NAME = "harvest"
@@ -25,7 +27,18 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 HARVEST_THROTTLE_LOOPBACK = False
 DOWNLOAD_SLOTS = {host: {"delay": 0.0} for host in ("127.0.0.1", "localhost", "::1")}
-DOWNLOADER_MIDDLEWARES = {"scrapers.middlewares.LoopbackUnthrottled": 50}
+# the URL policy first: before the offsite and robots.txt middlewares fetch anything for a request
+# then pages refused for their size before are skipped (scrapers.refusals), gzip bombs noticed there
+DOWNLOADER_MIDDLEWARES = {
+    "scrapers.urlpolicy.UrlPolicyMiddleware": 40,
+    "scrapers.refusals.RememberedRefusals": 45,
+    "scrapers.middlewares.LoopbackUnthrottled": 50,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "scrapers.refusals.SizedHttpCompression": 590,
+}
+# only http(s) has a download handler: a request of another scheme that got past the policy still fails
+DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
+HARVEST_URL_POLICY = True
 DOWNLOAD_TIMEOUT = 60
 RETRY_TIMES = 2
 MEDIA_ALLOW_REDIRECTS = True

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.base import utcnow
 from storage.collect_models import Asset, CrawlRun, ImageRejection, Item, ItemAsset, NearDupCluster, Source
-from storage.upsert import ids_by_key, upsert, upsert_returning_ids
+from storage.upsert import ids_by_key, insert_new, upsert, upsert_returning_ids
 
 ITEM_UPDATE = (
     "source_id", "page_url", "referrer", "fetched_at", "last_seen_at", "gone_at", "http_status", "etag",
@@ -161,10 +161,8 @@ def asset_hashes(session: Session, chunk: int = 100_000) -> Iterator[tuple[int, 
 def insert_assets(session: Session, rows: list[dict[str, Any]]) -> tuple[dict[str, int], set[str]]:
     """Insert assets by sha256 (existing ones untouched); return ({sha256: id}, sha256s that were new)."""
     shas = [r["sha256"] for r in rows]
-    before = set(ids_by_key(session, Asset, ["sha256"], shas))
-    upsert(session, Asset, [r for r in rows if r["sha256"] not in before], conflict=["sha256"])
-    ids = ids_by_key(session, Asset, ["sha256"], shas)
-    return ids, set(shas) - before
+    new = insert_new(session, Asset, rows, key="sha256")  # what this transaction inserted, not a concurrent one
+    return ids_by_key(session, Asset, ["sha256"], shas), new
 
 
 def new_cluster(session: Session, representative: int) -> int:

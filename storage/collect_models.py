@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Integer, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base, utcnow
@@ -106,6 +106,10 @@ class Asset(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     phash: Mapped[int | None] = mapped_column(BigInteger, index=True)  # 64-bit pHash as signed int
     blob_path: Mapped[str] = mapped_column(String(512))
+    # Pillow's mode of the downloaded original ("I;16", "CMYK", ...; null before 0003): when it is not the
+    # stored image's, the blob is a normalized 8-bit copy. frames > 1: an animation, its first frame stored.
+    source_mode: Mapped[str | None] = mapped_column(String(16))
+    frames: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     cluster_id: Mapped[int | None] = mapped_column(
         ForeignKey("near_dup_clusters.id", ondelete="SET NULL"), index=True
     )

@@ -57,6 +57,20 @@ def upsert(
     return len(rows)
 
 
+def insert_new(session: Session, model: type, rows: Iterable[dict[str, Any]], *, key: str) -> set[Any]:
+    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key: the `key` values this statement really inserted.
+
+    Exact under concurrency (another transaction's insert of the same key is a conflict, not "new" here),
+    unlike comparing with a read made before the insert.
+    """
+    rows = list(rows)
+    if not rows:
+        return set()
+    column = model.__table__.c[key]
+    stmt = _insert_for(session, model).on_conflict_do_nothing(index_elements=[column]).returning(column)
+    return set(session.scalars(stmt, rows))
+
+
 def ids_by_key(session: Session, model: type, key: Sequence[str], values: Iterable[Any]) -> dict[Any, int]:
     """Map each key value (a scalar, or a tuple for a composite key) to the row id, in batches."""
     values = list(dict.fromkeys(values))

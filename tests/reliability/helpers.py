@@ -163,3 +163,24 @@ def poll(condition: Callable[[], Any], timeout: float, what: str, proc: subproce
             raise AssertionError(f"{what}: the process exited ({proc.returncode}) before that")
         time.sleep(0.05)
     raise AssertionError(f"{what} not met within {timeout} s")
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of `pid` (from /proc: Linux only)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """`pid` exists and is not a zombie (a killed orphan may wait to be reaped by init)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

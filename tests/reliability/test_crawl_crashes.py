@@ -12,7 +12,7 @@ from harvest.demo.site import DemoSite, serve
 from storage.collect_models import Asset, CrawlRun, Item, Source
 from storage.engine import make_engine, session_factory
 from tests.reliability.helpers import (
-    assert_consistent, crawl_config, db_count, expected_pairs, link_pairs, poll, slow_down_pages, start_crawl,
+    alive, assert_consistent, children, crawl_config, db_count, expected_pairs, link_pairs, poll, slow_down_pages, start_crawl,
     store_snapshot, url_path, wait_process,
 )
 from tests.scrapers.helpers import check, harvest, harvest_env, runs
@@ -49,9 +49,12 @@ def test_crawl_killed_with_sigkill_midway_then_rerun_stores_everything_once(sett
         proc = start_crawl(settings, config, "demo", tmp_path / "killed.log")
         try:
             poll(lambda: db_count(settings.database_url, Item) >= 2, 90, "first items stored", proc)
+            workers = children(proc.pid)  # the image worker pool
         finally:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(30)
+        assert workers, "the crawl had no image workers to orphan"
+        poll(lambda: not any(alive(w) for w in workers), 10, "image workers gone after the crawl's SIGKILL")
         stored = db_count(settings.database_url, Item)
         assert 2 <= stored < expected["n_detail_pages"], "the kill came too late to test anything"
         assert_consistent(settings.database_url, settings.blob_dir)
@@ -93,6 +96,8 @@ def test_two_crawls_at_once_on_postgres_store_shared_images_once(postgres_url, t
         with session_factory(engine)() as s:
             statuses = dict(s.execute(select(Source.name, CrawlRun.status).join(CrawlRun)).all())
             assert statuses == {"alpha": "succeeded", "beta": "succeeded"}
+            counted = sum(r.stats["images_stored"] for r in s.scalars(select(CrawlRun)))
+            assert counted == expected["n_distinct_images"]  # each stored image counted by one run only
             shas = list(s.scalars(select(Asset.sha256)))
             assert len(shas) == len(set(shas)) == expected["n_distinct_images"]  # one asset per sha256
             for srv in (one, two):
