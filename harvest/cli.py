@@ -44,12 +44,17 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: str = typer.Argument("-1")) -> None:
-    """Migrate the database down to REVISION (default: one step)."""
+def db_downgrade(
+    revision: str = typer.Argument("-1"),
+    yes_drop_everything: bool = typer.Option(False, "--yes-drop-everything",
+                                             help="Allow going below the first revision, which drops every table."),
+) -> None:
+    """Migrate the database down to REVISION (default: one step). Refuses to drop every table (going below
+    the first revision) unless --yes-drop-everything, and names the tables and their rows."""
     from storage.migrate import downgrade
 
-    st = store()
-    downgrade(st.settings.database_url, revision)
+    st = store(initialised=False)
+    downgrade(st.settings.database_url, revision, drop_everything=yes_drop_everything)
     console.print(f"downgraded to {revision}")
 
 

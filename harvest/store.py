@@ -45,8 +45,9 @@ def ensure_data_dir(path: Path) -> Path:
 
 
 def open_initialised_store(settings: Settings) -> Store:
-    """Open the store of a database `harvest init` has set up; otherwise say to run it (creating nothing)."""
+    """Open the store of a database `harvest init` has set up; otherwise say to run it (creating no database)."""
     hint = "Run `harvest init` first (it creates the data directory and the database)."
+    ensure_data_dir(settings.data_dir)
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         if not Path(url.database).is_file():

@@ -16,3 +16,7 @@ class BadDatabaseURL(StorageError):
 
 class BlobKeyError(StorageError, ValueError):
     """A blob key is not a sha256 hex digest, or a path would leave the blob root."""
+
+
+class DowngradeRefused(StorageError):
+    """A downgrade would drop every table (go below the first revision) and was not confirmed."""
