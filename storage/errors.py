@@ -19,4 +19,5 @@ class BlobKeyError(StorageError, ValueError):
 
 
 class DowngradeRefused(StorageError):
-    """A downgrade would drop every table (go below the first revision) and was not confirmed."""
+    """A downgrade would lose data: it drops every table (below the first revision) and was not confirmed,
+    or the older schema cannot hold rows the store has now."""
