@@ -62,8 +62,11 @@ def export(
 ) -> None:
     """Write a version in a format, with manifest.json and a README.md data card."""
     from export import export_version
+    from harvest.progress import progress_bar
 
-    r = export_version(_store(), name, format, out, workers=workers, link=not copy)
+    st = _store()
+    with progress_bar(f"export {name}") as bar:
+        r = export_version(st, name, format, out, workers=workers, link=not copy, progress=bar.stage)
     console.print(f"[green]exported[/] {name} as {r.format} to {r.path}: {r.samples} samples "
                   f"({r.augmented} augmented), {r.files} files, manifest sha256 {r.manifest_sha256[:16]}")
 
