@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from annotation.client import LabelStudioClient
+from annotation.config import LabelStudioConfig
 from annotation.convert import spec_from_config
 from annotation.secret_file import stored_secret
 from annotation.sync import apply_tasks
@@ -28,6 +29,7 @@ from storage.labels import mark_deleted_in_project, project_by_ls_id
 from storage.base import utcnow
 
 HEADER = SECRET_HEADER
+_FIELDS = LabelStudioConfig.model_fields  # the defaults of [labelstudio] (no settings read at import)
 ACTIONS = ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"]
 log = logging.getLogger("annotation.webhook")
 
@@ -81,17 +83,17 @@ def store_event(store, payload: dict[str, Any], users: dict[int, str]) -> dict[s
 
 
 def create_app(store, secret: str, users: dict[int, str] | None = None,
-               refresh_users: Callable[[], dict[int, str]] | None = None, *, max_bytes: int | None = None,
-               window: float | None = None, signed_only: bool | None = None) -> Starlette:
+               refresh_users: Callable[[], dict[int, str]] | None = None, *,
+               max_bytes: int = _FIELDS["webhook_max_bytes"].default,
+               window: float = _FIELDS["webhook_window_seconds"].default,
+               signed_only: bool = _FIELDS["webhook_signed_only"].default) -> Starlette:
     """The ASGI app: POST /hook (secret header or signature, see `annotation.webhook_guard`), GET /health.
 
     `refresh_users` (e.g. a Label Studio user listing) is called when an annotator id is unknown. The
-    limits default to `[labelstudio] webhook_max_bytes`, `webhook_window_seconds`, `webhook_signed_only`.
+    limits are `[labelstudio] webhook_max_bytes`, `webhook_window_seconds` and `webhook_signed_only`.
     """
-    cfg = store.settings.labelstudio
-    limit = max_bytes if max_bytes is not None else cfg.webhook_max_bytes
-    auth = Authenticator(secret, window if window is not None else cfg.webhook_window_seconds,
-                         signed_only if signed_only is not None else cfg.webhook_signed_only)
+    limit = max_bytes
+    auth = Authenticator(secret, window, signed_only)
     users = users if users is not None else {}
 
     def work(payload: dict[str, Any]) -> None:

@@ -159,7 +159,9 @@ def register(app: typer.Typer) -> None:
         client = client_for(st.settings)
         for name in names:
             register_hook(client, st, load_project(st, name), f"http://{host}:{port}/hook", secret)
-        app_ = create_app(st, secret, users=user_emails(client), refresh_users=lambda: user_emails(client))
+        app_ = create_app(st, secret, users=user_emails(client), refresh_users=lambda: user_emails(client),
+                          max_bytes=cfg.webhook_max_bytes, window=cfg.webhook_window_seconds,
+                          signed_only=cfg.webhook_signed_only)
         console.print(f"webhook for {len(names)} project(s) on http://{host}:{port}/hook")
         serve(app_, host, port).run()
 

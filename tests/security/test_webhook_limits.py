@@ -6,35 +6,23 @@ from __future__ import annotations
 import json
 import select
 import socket
-import threading
 import time
 
 import httpx
 import pytest
 
-from annotation.webhook import HEADER, create_app, serve
+from annotation.webhook import HEADER, create_app
 from annotation.webhook_guard import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from tests.labelstudio import free_port, wait_for
+from tests.annotation.conftest import serving
 
 SECRET = "hook-secret-4f9a"
 LIMIT = 64 * 1024
 
 
-def _serve(app):
-    port = free_port()
-    server = serve(app, "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 15)
-    return server, thread, port
-
-
 @pytest.fixture
 def hook(sqlite_store):
-    server, thread, port = _serve(create_app(sqlite_store, SECRET, users={}, max_bytes=LIMIT, window=60))
-    yield port
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(sqlite_store, SECRET, users={}, max_bytes=LIMIT, window=60)) as port:
+        yield port
 
 
 def _post(port: int, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -112,12 +100,8 @@ def test_signed_payloads_window_and_replay(hook):
 
 
 def test_signed_only_mode_refuses_the_static_header(sqlite_store):
-    server, thread, port = _serve(create_app(sqlite_store, SECRET, users={}, signed_only=True))
-    try:
+    with serving(create_app(sqlite_store, SECRET, users={}, signed_only=True)) as port:
         body = b'{"action": "PING"}'
         static = _post(port, body, {HEADER: SECRET})
         assert static.status_code == 401 and "signed payloads only" in static.json()["error"]
         assert _post(port, body, _signed(body, time.time())).status_code == 200
-    finally:
-        server.should_exit = True
-        thread.join(10)

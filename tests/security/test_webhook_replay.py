@@ -4,17 +4,16 @@ Studio's newest state, incremental and full pulls agree, and a replay after a de
 from __future__ import annotations
 
 import logging
-import threading
 
 import httpx
 import pytest
 
 from annotation import annotate, create_annotator, create_project, pull, push
-from annotation.webhook import HEADER, create_app, register, serve
+from annotation.webhook import HEADER, create_app, register
 from storage.engine import session_scope
 from storage.label_models import Annotation
-from tests.annotation.conftest import add_images
-from tests.labelstudio import free_port, wait_for
+from tests.annotation.conftest import add_images, serving
+from tests.labelstudio import wait_for
 
 pytestmark = pytest.mark.labelstudio
 SECRET = "replay-secret-77"
@@ -23,7 +22,6 @@ SECRET = "replay-secret-77"
 @pytest.fixture
 def recorder(ls_store):
     """The webhook app on a free port, keeping every body Label Studio delivered."""
-    port = free_port()
     app = create_app(ls_store, SECRET, users={})
     bodies: list[bytes] = []
 
@@ -40,13 +38,8 @@ def recorder(ls_store):
 
         await app(scope, keep, send)
 
-    server = serve(recording, "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 15)
-    yield f"http://127.0.0.1:{port}/hook", bodies
-    server.should_exit = True
-    thread.join(10)
+    with serving(recording) as port:
+        yield f"http://127.0.0.1:{port}/hook", bodies
 
 
 def revisions(store, ls_id: int) -> list[Annotation]:
