@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
                 run_id = crawl(s, source, config_path=config, trigger=trigger, log_to_file=True,
                                progress=lambda c: bar.update(c["pages"], pages=c["pages"], items=c["items"],
                                                              images=c["images"]))
-        console.print(_runs_table(s, source, limit=1, run_id=run_id))
+        console.print(_runs_table(source, limit=1, run_id=run_id))
         status, error = _run_outcome(run_id)
         if status != "succeeded":
             err_console.print(f"[bold red]error:[/] crawl run {run_id} of {source} {status}"
@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(20, help="How many runs to show, newest first."),
     ) -> None:
         """Crawl run history: status, times, pages, items, images, duplicates, drops, errors."""
-        console.print(_runs_table(settings(), source, limit=limit))
+        console.print(_runs_table(source, limit=limit))
 
     @app.command("schedule")
     def schedule_cmd(
@@ -102,7 +102,7 @@ def _table(title: str, cols: tuple[str, ...], left: tuple[str, ...]):
     return table
 
 
-def _runs_table(s, source: str | None, *, limit: int, run_id: int | None = None):
+def _runs_table(source: str | None, *, limit: int, run_id: int | None = None):
     """Two tables that fit 80 columns: the runs (status, times, pages, items, errors) and their images
     (stored, known, duplicates, near-duplicates, dropped by reason)."""
     from rich.console import Group
