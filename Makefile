@@ -6,19 +6,20 @@ VENV   ?= .venv
 PIP     = $(VENV)/bin/python -m pip
 export HARVEST_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test install install-test browser lock clean
+.PHONY: demo test install install-test browser consumers lock clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "harvest needs Python 3.11 or newer; found " + sys.version'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# setuptools explains its editable-install modes at length on every install; the install itself is checked by its exit code
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml constraints.txt
-	$(PIP) install --quiet -c constraints.txt -e .
+	PYTHONWARNINGS=ignore $(PIP) install --quiet -c constraints.txt -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	PYTHONWARNINGS=ignore $(PIP) install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -29,9 +30,13 @@ demo: install
 	$(VENV)/bin/harvest demo
 
 ## the whole test suite (needs PostgreSQL for the PostgreSQL half; installs Label Studio and chromium on first run)
-test: install-test browser
+test: install-test browser consumers
 	$(VENV)/bin/harvest label server install
 	$(VENV)/bin/python -m pytest
+
+## the consumers' own virtual environments (datumaro; Ultralytics + torchvision), cached under ~/.cache/harvest/consumers
+consumers: install-test
+	$(VENV)/bin/python -m tests.consumers.venvs
 
 ## Debian's chromium for the browser test (only where apt-get can run as root; never a downloaded browser)
 browser:

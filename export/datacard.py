@@ -13,7 +13,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return out + [""]
 
 
-def datacard(version: dict[str, Any], fmt: str, samples: list[dict[str, Any]], stats: dict[str, Any]) -> str:
+def datacard(version: dict[str, Any], fmt: str, samples: list[dict[str, Any]], stats: dict[str, Any],
+             classes: list[str] | None = None, left_out: dict[str, dict[str, int]] | None = None) -> str:
     """Markdown text; depends only on the version and the exported samples (no dates, no paths)."""
     originals = [s for s in samples if "augmented_from" not in s]
     augmented = [s for s in samples if "augmented_from" in s]
@@ -29,20 +30,31 @@ def datacard(version: dict[str, Any], fmt: str, samples: list[dict[str, Any]], s
         [sp, sum(1 for s in originals if s["split"] == sp), sum(1 for s in augmented if s["split"] == sp), per_split[sp]]
         for sp in SPLITS
     ])
-    classes: dict[str, Counter] = {sp: Counter() for sp in SPLITS}
+    per_split_class: dict[str, Counter] = {sp: Counter() for sp in SPLITS}
     for s in samples:
-        classes[s["split"]].update(s["labels"])
-    names = sorted(set().union(*classes.values()))
+        per_split_class[s["split"]].update(s["labels"])
+    names = sorted(set().union(*per_split_class.values()))
     total = Counter()
-    for c in classes.values():
+    for c in per_split_class.values():
         total.update(c)
     lines += ["## Classes (objects or labels per split)", ""]
     lines += _table(["class", *SPLITS, "total", "share"], [
-        [n, *(classes[sp][n] for sp in SPLITS), total[n], f"{total[n] / max(1, sum(total.values())):.1%}"] for n in names
+        [n, *(per_split_class[sp][n] for sp in SPLITS), total[n], f"{total[n] / max(1, sum(total.values())):.1%}"] for n in names
     ])
     if total:
         most, least = max(total.values()), min(total.values())
         lines += [f"Class balance: the most frequent class has {most / least:.2f}x the instances of the rarest.", ""]
+    if classes is not None:
+        lines += ["## Class ids", "", "Fixed by the project's label order (a new label gets the next id); the same mapping "
+                  "is in manifest.json (`classes`) and in the format's own label file.", ""]
+        lines += _table(["id", "class"], [[i, c] for i, c in enumerate(classes)] or [["-", "none"]])
+    lines += ["## Not in this export", ""]
+    if left_out:
+        lines += [f"Format `{fmt}` cannot hold these target types; they were left out (`--strict` refuses instead).", ""]
+        lines += _table(["target type", "targets", "samples"],
+                        [[k, v["targets"], v["samples"]] for k, v in sorted(left_out.items())])
+    else:
+        lines += ["Nothing: every target of the version is in this export.", ""]
     lines += ["## Sources and licences", ""]
     lines += _table(["source", "licence", "robots", "samples"], [
         [*key, n] for key, n in sorted(Counter(

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from export import policy as aug
 from export.canonical import sha256_file
+from export.classes import class_order, describe_left_out, left_out
 from export.datacard import datacard
 from export.errors import FormatError, OutputPathError, VersionNotFound
 from export.formats import get_format
@@ -37,6 +38,8 @@ class ExportResult:
     samples: int
     augmented: int
     export_id: int
+    classes: tuple[str, ...] = ()
+    left_out: dict[str, dict[str, int]] | None = None  # target type -> {"targets", "samples"} not written
 
 
 def _ext(mime: str | None, path: Path) -> str:
@@ -55,11 +58,12 @@ def _load(store: Any, name: str) -> tuple[dict[str, Any], list[Sample], list[dic
             raise VersionNotFound(f"dataset version {name!r} does not exist; see `harvest dataset list`.")
         members = q.member_rows(session, version.id)
         listed = {v.id: (p, par) for v, _, p, par in q.list_versions(session)}
+        labels = q.project_labels(session, version.project_id)
     project, parent = listed.get(version.id, (None, None))
     info = {"name": version.name, "project": project, "parent": parent, "content_hash": version.content_hash,
             "seed": version.seed, "split_ratios": version.split_ratios, "group_by": version.group_by,
             "revision_rule": version.revision_rule, "policy_sha256": aug_hash(version.policy_text),
-            "_policy": (version.policy_text, version.policy)}
+            "_policy": (version.policy_text, version.policy), "_labels": labels}
     samples, records = [], []
     for m in members:
         record = {"id": m.sample_key, "split": m.split, "sha256": m.sha256, "labels": target_labels(m.targets),
@@ -76,8 +80,9 @@ def _load(store: Any, name: str) -> tuple[dict[str, Any], list[Sample], list[dic
             raise FormatError(f"the image of {m.sample_key} (blob {m.sha256}) is missing from the blob store at "
                               f"{store.blobs.root}; restore the blob store before exporting.")
         ext = _ext(m.mime, path)
+        meta = {k: record[k] for k in ("licence", "attribution", "source_url", "page_url", "fetched_at")}
         samples.append(Sample(m.sample_key, m.split, list(m.targets), file_name=file_name_for(m.sample_key, m.sha256, ext),
-                              source=path, sha256=m.sha256, width=m.width, height=m.height))
+                              source=path, sha256=m.sha256, width=m.width, height=m.height, meta=meta))
     return info, samples, records, dict(version.stats or {})
 
 
@@ -104,19 +109,38 @@ def _augment(info: dict[str, Any], originals: list[Sample], records: list[dict[s
         sid = f"{r.sample_id}#aug{r.k}"
         fname = file_name_for(sid, sha, r.extension.lstrip("."))
         (staging / fname).write_bytes(r.data)
+        parent = parent_of[r.sample_id]
         samples.append(Sample(sid, "train", list(r.targets), file_name=fname, source=staging / fname, sha256=sha,
-                              width=r.width, height=r.height))
+                              width=r.width, height=r.height,
+                              meta={k: parent.get(k) for k in ("licence", "attribution", "source_url", "page_url",
+                                                               "fetched_at")}))
         out.append({**parent_of[r.sample_id], "id": sid, "sha256": sha, "labels": target_labels(r.targets),
                     "augmented_from": r.sample_id, "policy_sha256": info["policy_sha256"], "seed": r.seed, "k": r.k,
                     "augment_report": r.report})
     return samples, out
 
 
+def _keypoint_options(info: dict[str, Any], samples: list[Sample]) -> dict[str, Any]:
+    """Point order (the policy's labels.keypoints, else the project's label order) and the mirror swap map."""
+    used = {n for s in samples for t in s.targets if t["type"] == "keypoints" for n in t["labels"]}
+    if not used:
+        return {}
+    text, record = info["_policy"]
+    policy = aug.policy_of_version(text, record) if text else None
+    labels = getattr(policy, "labels", None)
+    names = list(labels.keypoints) if labels is not None and labels.keypoints else \
+        [n for n in dict.fromkeys(info["_labels"][0]) if n in used]
+    return {"keypoint_names": names, "keypoint_swap": dict(labels.keypoint_swap) if labels is not None else {}}
+
+
 def export_version(store: Any, name: str, fmt: str, out_dir: str | Path, workers: int = 1, link: bool = True,
-                   options: dict[str, Any] | None = None, progress: Progress | None = None) -> ExportResult:
+                   options: dict[str, Any] | None = None, strict: bool = False,
+                   progress: Progress | None = None) -> ExportResult:
     """Write version `name` as `fmt` into the new directory `out_dir`; all or nothing.
 
-    `progress(stage, done, total)` is told how far the stages ("augment", "images") are."""
+    Targets the format cannot hold are counted in the result, the manifest and the data card;
+    with `strict` the export is refused instead (before anything is written). `progress(stage, done,
+    total)` is told how far the stages ("augment", "images") are."""
     format_ = get_format(fmt)
     out = check_out_dir(out_dir, keep_out=(store.blobs.root,))
     info, originals, records, stats = _load(store, name)
@@ -128,6 +152,12 @@ def export_version(store: Any, name: str, fmt: str, out_dir: str | Path, workers
     if held and not any(kind in format_.kinds for kind in held):
         raise FormatError(f"format {fmt!r} holds {', '.join(sorted(format_.kinds))} targets, but version {name!r} has only "
                           f"{', '.join(sorted(set(held)))}; pick a format listed by `harvest dataset formats` that holds them.")
+    dropped = left_out((s.targets for s in originals), format_.kinds, format_.rotated)
+    if dropped and strict:
+        raise FormatError(f"{describe_left_out(fmt, dropped)}; --strict refuses to leave them out. Export without "
+                          f"--strict to drop them (the data card lists them), or choose a format that holds "
+                          f"{', '.join(dropped)} (see `harvest dataset formats`).")
+    info["_left_out"] = dropped
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(out)
     with locked_temp_dir(out) as tmp:
@@ -140,14 +170,22 @@ def _write(store: Any, name: str, fmt: str, format_: Any, out: Path, tmp: Path, 
            options: dict[str, Any] | None, progress: Progress | None = None) -> ExportResult:
     augmented, aug_records = _augment(info, originals, records, tmp / STAGING, max(1, workers), progress)
     samples = originals + augmented
-    classes = sorted({t["label"] for s in samples for t in s.targets
-                      if t["type"] in format_.kinds and isinstance(t.get("label"), str)})
-    ctx = Context(classes=classes, link=link, workers=max(1, workers), options=dict(options or {}), progress=progress)
+    keypoint_options = _keypoint_options(info, samples)
+    labels, template = info["_labels"]
+    declared = list(keypoint_options.get("keypoint_names", ())) + (labels if template == "keypoints" else [])
+    classes = class_order(labels, (t for s in samples for t in s.targets), format_.kinds, declared)
+    ctx = Context(classes=classes, link=link, workers=max(1, workers), options={**keypoint_options, **(options or {})},
+                  progress=progress)
     format_.write(samples, tmp, ctx)
     shutil.rmtree(tmp / STAGING, ignore_errors=True)
     all_records = records + aug_records
-    header = {"harvest_manifest": 1, "format": fmt, "version": {k: v for k, v in info.items() if not k.startswith("_")}}
-    (tmp / "README.md").write_text(datacard(header["version"], fmt, all_records, stats), encoding="utf-8")
+    header = {"harvest_manifest": 1, "format": fmt, "version": {k: v for k, v in info.items() if not k.startswith("_")},
+              "classes": [{"id": i, "name": c} for i, c in enumerate(classes)], "left_out": info["_left_out"]}
+    if not (tmp / "README.md").exists():  # a format may write its own card header (hf-parquet's YAML)
+        (tmp / "README.md").write_text("", encoding="utf-8")
+    card = datacard(header["version"], fmt, all_records, stats, classes=classes, left_out=info["_left_out"])
+    with (tmp / "README.md").open("a", encoding="utf-8") as fh:
+        fh.write(card)
     manifest, files = write_manifest(tmp, header, all_records, ctx.known_hashes, ctx.workers)
     manifest_sha = sha256_file(manifest)
     renamed = False
@@ -165,4 +203,5 @@ def _write(store: Any, name: str, fmt: str, format_: Any, out: Path, tmp: Path, 
         if renamed:  # the commit failed after the rename: take the export back out
             shutil.rmtree(out, ignore_errors=True)
         raise
-    return ExportResult(out, fmt, manifest_sha, files, len(samples), len(augmented), row.id)
+    return ExportResult(out, fmt, manifest_sha, files, len(samples), len(augmented), row.id, tuple(classes),
+                        info["_left_out"])

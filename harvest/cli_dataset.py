@@ -59,6 +59,7 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="New output directory (must not exist).")],
     workers: Annotated[int, typer.Option(help="Parallel workers for copying and augmenting.")] = 1,
     copy: Annotated[bool, typer.Option("--copy", help="Copy images instead of hard-linking them from the blob store.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse to export if the format cannot hold some targets.")] = False,
 ) -> None:
     """Write a version in a format, with manifest.json and a README.md data card."""
     from export import export_version
@@ -66,7 +67,13 @@ def export(
 
     st = _store()
     with progress_bar(f"export {name}") as bar:
-        r = export_version(st, name, format, out, workers=workers, link=not copy, progress=bar.stage)
+        r = export_version(st, name, format, out, workers=workers, link=not copy, strict=strict, progress=bar.stage)
+    if r.left_out:
+        from export.classes import describe_left_out
+        from harvest.context import err_console
+
+        err_console.print(f"[yellow]warning:[/] {describe_left_out(r.format, r.left_out)}; they are not in this export "
+                          "(see 'Not in this export' in its README.md; --strict refuses instead).")
     console.print(f"[green]exported[/] {name} as {r.format} to {r.path}: {r.samples} samples "
                   f"({r.augmented} augmented), {r.files} files, manifest sha256 {r.manifest_sha256[:16]}")
 

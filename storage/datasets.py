@@ -43,6 +43,12 @@ def project_by_name(session: Session, name: str) -> LabelingProject | None:
     return session.scalars(select(LabelingProject).where(LabelingProject.name == name)).first()
 
 
+def project_labels(session: Session, project_id: int | None) -> tuple[list[str], str | None]:
+    """The project's label set in its own order and its template name (empty, None when the project is gone)."""
+    row = session.get(LabelingProject, project_id) if project_id is not None else None
+    return (list(row.labels or []), row.template) if row is not None else ([], None)
+
+
 def project_names(session: Session) -> list[str]:
     return list(session.scalars(select(LabelingProject.name).order_by(LabelingProject.name)))
 

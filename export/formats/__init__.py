@@ -8,12 +8,15 @@ from export.formats.base import Format
 
 _MODULES = (
     "coco",
-    "yolo",
+    "yolo",  # yolo, yolo-seg, yolo-obb
+    "yolo_pose",
     "voc",
     "imagefolder",
     "tabular",  # csv and jsonl
     "hf_parquet",
     "webdataset",
+    "createml",
+    "cvat",
 )
 
 

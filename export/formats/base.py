@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import math
 import os
 import re
 import shutil
@@ -32,6 +33,8 @@ class Sample:
     width: int | None = None
     height: int | None = None
     text: str | None = None
+    # provenance a format may write (licence, attribution, source_url, page_url); per-image captions go here too
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def image_bytes(self) -> bytes | None:
         if self.data is not None:
@@ -72,6 +75,13 @@ class Format:
     images: bool = True  # holds image samples
     text: bool = False  # holds text samples
     exclusive: bool = False  # exactly one target of `kinds` per sample (classification folders)
+    exact: frozenset[str] | None = None  # kinds its reader gives back as written (default: all of `kinds`)
+    grid: bool = False  # coordinates are written as whole pixels (Pascal VOC)
+    rotated: bool = False  # holds rotated boxes (a box plus the 4-corner polygon of its instance)
+
+    @property
+    def read_kinds(self) -> frozenset[str]:
+        return self.kinds if self.exact is None else self.exact
 
 
 def safe_part(text: str) -> str:
@@ -142,6 +152,36 @@ def by_split(samples: Iterable[Sample]) -> dict[str, list[Sample]]:
     for s in sorted(samples, key=lambda s: s.id):
         out[s.split].append(s)
     return out
+
+
+def is_rotated_box(box: dict[str, Any], points: list[list[float]], tol: float = 0.5) -> bool:
+    """A 4-point polygon is a rotated box's corners when it is a rectangle whose extent is the box
+    (Label Studio's rotated rectangles become that pair: the corners and their axis-aligned extent)."""
+    if len(points) != 4:
+        return False
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    if max(abs(min(xs) - box["x_min"]), abs(min(ys) - box["y_min"]), abs(max(xs) - box["x_max"]),
+           abs(max(ys) - box["y_max"])) > tol:
+        return False
+    for i in range(4):
+        a, b, c = points[i - 1], points[i], points[(i + 1) % 4]
+        u, v = (a[0] - b[0], a[1] - b[1]), (c[0] - b[0], c[1] - b[1])
+        norm = math.hypot(*u) * math.hypot(*v)
+        if norm == 0 or abs(u[0] * v[0] + u[1] * v[1]) / norm > 1e-3:  # not a right angle
+            return False
+    return not (len({round(x, 3) for x in xs}) <= 2 and len({round(y, 3) for y in ys}) <= 2)  # truly turned
+
+
+def rotated_corners(targets: list[dict[str, Any]]) -> dict[str, list[list[float]]]:
+    """instance -> the corners of its rotated box (see is_rotated_box)."""
+    boxes = {t["instance"]: t for t in targets if t["type"] == "bbox" and t.get("instance") is not None}
+    return {t["instance"]: t["points"] for t in targets
+            if t["type"] == "polygon" and t.get("instance") in boxes and is_rotated_box(boxes[t["instance"]], t["points"])}
+
+
+def labels_file(classes: list[str]) -> str:
+    """classes.txt: one class per line, line number (from 0) = class id."""
+    return "".join(c + "\n" for c in classes)
 
 
 def num(value: float) -> float | int:

@@ -37,6 +37,10 @@ def _objects(targets: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def _extent(parts: list[dict[str, Any]]) -> list[float]:
+    """The instance's own box when it has one, else the extent of its polygons, points and masks."""
+    box = next((t for t in parts if t["type"] == "bbox"), None)
+    if box is not None:
+        return [box["x_min"], box["y_min"], box["x_max"], box["y_max"]]
     xs, ys = [], []
     for t in parts:
         if t["type"] == "bbox":
@@ -97,16 +101,42 @@ def _annotation(parts: list[dict[str, Any]], cat: dict[str, int], kp_names: dict
     return ann
 
 
+_CC = {"by": "by", "by-sa": "by-sa", "by-nd": "by-nd", "by-nc": "by-nc", "by-nc-sa": "by-nc-sa", "by-nc-nd": "by-nc-nd"}
+
+
+def licence_url(name: str) -> str:
+    """The deed URL of a Creative Commons licence id like 'CC-BY-4.0' or 'CC0-1.0'; '' for others."""
+    low = name.lower()
+    if low.startswith("cc0"):
+        return "https://creativecommons.org/publicdomain/zero/1.0/"
+    parts = low.split("-")
+    if parts[0] == "cc" and len(parts) >= 3 and "-".join(parts[1:-1]) in _CC:
+        return f"https://creativecommons.org/licenses/{_CC['-'.join(parts[1:-1])]}/{parts[-1]}/"
+    return ""
+
+
+def _licenses(samples: list[Sample]) -> dict[str, int]:
+    names = sorted({s.meta.get("licence") or "unknown" for s in samples})
+    return {n: i for i, n in enumerate(names, start=1)}
+
+
+def _box_polygon(ann: dict[str, Any]) -> list[list[float | int]]:
+    x, y, w, h = ann["bbox"]
+    return [[x, y, num(x + w), y, num(x + w), num(y + h), x, num(y + h)]]
+
+
 def write(samples: list[Sample], out: Path, ctx: Context) -> None:
     place_images(samples, out, lambda s: f"images/{s.split}", ctx)
     kp_names = _keypoint_names(samples)
-    labels = sorted(set(ctx.classes) | set(kp_names))
-    cat = {name: i + 1 for i, name in enumerate(labels)}
+    labels = list(ctx.classes) + sorted(set(kp_names) - set(ctx.classes))
+    cat = {name: i + 1 for i, name in enumerate(labels)}  # COCO category id = class id + 1
     cat.setdefault(NO_LABEL, len(cat) + 1)
     categories = [
         {"id": i, "name": n, "supercategory": "object", **({"keypoints": kp_names[n], "skeleton": []} if n in kp_names else {})}
         for n, i in sorted(cat.items(), key=lambda kv: kv[1]) if n != NO_LABEL or n in kp_names
     ]
+    lic = _licenses(samples)
+    licenses = [{"id": i, "name": n, "url": licence_url(n)} for n, i in lic.items()]
     (out / "annotations").mkdir(parents=True, exist_ok=True)
     for split, items in by_split(samples).items():
         images, annotations = [], []
@@ -114,11 +144,15 @@ def write(samples: list[Sample], out: Path, ctx: Context) -> None:
             if s.file_name is None:
                 raise FormatError(f"COCO holds images only; sample {s.id} is a text. Export text with jsonl or csv.")
             images.append({"id": image_id, "file_name": s.file_name, "width": s.width, "height": s.height,
-                           "harvest_id": s.id})
+                           "license": lic[s.meta.get("licence") or "unknown"], "coco_url": s.meta.get("source_url") or "",
+                           "flickr_url": "", "date_captured": s.meta.get("fetched_at") or "", "harvest_id": s.id})
             for parts in _objects(s.targets):
-                annotations.append({"id": len(annotations) + 1, "image_id": image_id, **_annotation(parts, cat, kp_names)})
-        doc = {"info": {"description": "exported by harvest"}, "licenses": [], "images": images,
-               "annotations": annotations, "categories": categories}
+                ann = _annotation(parts, cat, kp_names)
+                if "segmentation" not in ann:  # every consumer (annToMask, torchvision, datumaro) expects the key
+                    ann["segmentation"] = _box_polygon(ann)
+                annotations.append({"id": len(annotations) + 1, "image_id": image_id, **ann})
+        doc = {"info": {"description": "exported by harvest", "version": "1.0"},
+               "licenses": licenses, "images": images, "annotations": annotations, "categories": categories}
         (out / "annotations" / f"instances_{split}.json").write_text(dumps(doc, normalized=True) + "\n", encoding="utf-8")
 
 
@@ -127,7 +161,8 @@ def _targets_of(ann: dict[str, Any], names: dict[int, str], kp: dict[int, list[s
     extra = {"instance": ann["harvest_instance"]} if "harvest_instance" in ann else {}
     out = []
     x, y, w, h = ann["bbox"]
-    polygons = iter(ann.get("segmentation", []) if isinstance(ann.get("segmentation"), list) else [])
+    segm = ann.get("segmentation")
+    polygons = iter(segm if isinstance(segm, list) and "polygon" in ann.get("harvest_parts", []) else [])
     for part in ann.get("harvest_parts", ["bbox"]):
         if part == "bbox":
             out.append({"type": "bbox", "x_min": x, "y_min": y, "x_max": x + w, "y_max": y + h, "label": label, **extra})

@@ -1,4 +1,8 @@
-"""ImageFolder for classification: <split>/<class>/<file>, one class per image; labels.json maps folders to labels."""
+"""ImageFolder for classification: <split>/<class>/<file>, one class per image; labels.json maps folders to labels.
+
+Every class has its folder in every split (empty when a split has none of it), so torchvision, Ultralytics
+and Hugging Face number the classes the same way in every split. classes.txt lists the project's class ids.
+"""
 from __future__ import annotations
 
 import json
@@ -7,7 +11,8 @@ from pathlib import Path
 from export.canonical import dumps
 from export.errors import FormatError
 from export.formats.base import (
-    SPLITS, Context, Format, ReadSample, Sample, id_from_file_name, place_images, safe_part, sha256_path,
+    SPLITS, Context, Format, ReadSample, Sample, id_from_file_name, labels_file, place_images, safe_part,
+    sha256_path,
 )
 
 
@@ -36,6 +41,10 @@ def write(samples: list[Sample], out: Path, ctx: Context) -> None:
             )
         label_of[s.id] = chosen[0]
     place_images(samples, out, lambda s: f"{s.split}/{folders[label_of[s.id]]}", ctx)
+    for split in SPLITS:
+        for folder in folders.values():
+            (out / split / folder).mkdir(parents=True, exist_ok=True)
+    (out / "classes.txt").write_text(labels_file(ctx.classes), encoding="utf-8")
     (out / "labels.json").write_text(dumps({v: k for k, v in folders.items()}, indent=2) + "\n", encoding="utf-8")
 
 

@@ -12,15 +12,19 @@ from tests.export.factory import jpeg_bytes
 SPLIT_OF = ("train", "train", "train", "val", "test", "train", "val")
 
 
-def _rect_rle(h: int, w: int, x0: int, y0: int, x1: int, y1: int) -> dict[str, Any]:
-    flags = [1 if (x0 <= x < x1 and y0 <= y < y1) else 0 for x in range(w) for y in range(h)]  # column-major
-    counts, current, run = [], 0, 0
-    for f in flags:
-        if f == current:
-            run += 1
-        else:
-            counts.append(run)
-            current, run = f, 1
+def rect_rle(h: int, w: int, x0: int, y0: int, x1: int, y1: int) -> dict[str, Any]:
+    """COCO uncompressed RLE of the rectangle [x0, x1) x [y0, y1) (column-major runs, zeros first)."""
+    counts: list[int] = []
+    last, run = 0, 0
+    for x in range(w):
+        for value, n in ((0, h),) if not x0 <= x < x1 else ((0, y0), (1, y1 - y0), (0, h - y1)):
+            if n == 0:
+                continue
+            if value == last:
+                run += n
+            else:
+                counts.append(run)
+                last, run = value, n
     counts.append(run)
     return {"size": [h, w], "counts": counts}
 
@@ -43,7 +47,7 @@ def targets_for(kinds: frozenset[str], i: int, w: int, h: int, exclusive: bool) 
         out.append({"type": "keypoints", "points": [[10, 12], [35.5, 30]], "labels": ["nose", "tail"], "label": "cat",
                     "instance": f"o{i}"})
     if "mask" in kinds and i % 3 == 1:
-        out.append({"type": "mask", "rle": _rect_rle(h, w, 4, 6, 20, 25), "label": "dog"})
+        out.append({"type": "mask", "rle": rect_rle(h, w, 4, 6, 20, 25), "label": "dog"})
     return out
 
 
@@ -76,11 +80,11 @@ def text_samples() -> list[Sample]:
     ]
 
 
-def _canon_target(t: dict[str, Any]) -> str:
+def _canon_target(t: dict[str, Any], grid: bool = False) -> str:
     t = {k: v for k, v in t.items() if k not in ("instance",)}
     for key in ("x_min", "y_min", "x_max", "y_max"):
         if key in t:
-            t[key] = round(float(t[key]), 2)
+            t[key] = float(round(float(t[key]))) if grid else round(float(t[key]), 2)
     if "points" in t:
         pairs = [[round(float(x), 2), round(float(y), 2)] for x, y in t["points"]]
         if t["type"] == "keypoints":
@@ -90,5 +94,6 @@ def _canon_target(t: dict[str, Any]) -> str:
     return dumps(t)
 
 
-def canon(targets: list[dict[str, Any]], kinds: frozenset[str]) -> list[str]:
-    return sorted(_canon_target(t) for t in targets if t["type"] in kinds)
+def canon(targets: list[dict[str, Any]], kinds: frozenset[str], grid: bool = False) -> list[str]:
+    """Targets of `kinds` as sorted canonical strings (coordinates to 0.01 px, or whole pixels on a `grid`)."""
+    return sorted(_canon_target(t, grid) for t in targets if t["type"] in kinds)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from harvest.cli import main
+from tests.cli_helpers import run
 from tests.export.factory import detection_project
 
 
@@ -17,14 +17,6 @@ def cli_store(sqlite_store, monkeypatch):
     return sqlite_store
 
 
-def run(capsys, *argv: str) -> tuple[int, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, " ".join((out.out + out.err).split())  # rich wraps long lines
 
 
 def test_create_export_list_show_diff(cli_store, capsys, tmp_path):
