@@ -29,6 +29,9 @@ class LabelStudioConfig(BaseModel):
     webhook_secret: SecretStr | None = None  # HARVEST_LABELSTUDIO__WEBHOOK_SECRET
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8097
+    webhook_max_bytes: int = Field(16 * 1024 * 1024, gt=0)  # a bigger body gets 413 (read while streaming)
+    webhook_window_seconds: float = Field(300.0, gt=0)  # signed payloads: allowed clock difference and replay memory
+    webhook_signed_only: bool = False  # refuse the static-header mode (a relay signs every payload)
     media_url: str | None = None  # e.g. "http://harvest-host:8098": signed harvest media URLs; unset = local files
     media_secret: SecretStr | None = None  # HARVEST_LABELSTUDIO__MEDIA_SECRET; else generated into the state folder
     media_ttl_days: int = Field(365, gt=0)  # lifetime of a signed image URL, fixed at push time

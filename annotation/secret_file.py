@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from annotation.redact import register_secret
-from annotation.server import state_dir
+from annotation.server import private_dir, state_dir
 
 
 def stored_secret(data_dir: Path, name: str, configured: SecretStr | None = None) -> str:
@@ -22,7 +22,7 @@ def stored_secret(data_dir: Path, name: str, configured: SecretStr | None = None
     else:
         path = state_dir(Path(data_dir)) / name
         if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:

@@ -49,6 +49,24 @@ def state_dir(data_dir: Path) -> Path:
     return Path(data_dir).resolve() / "labelstudio"
 
 
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) and make it 0700: only this user may list or enter it."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+def make_private(folder: Path) -> None:
+    """Take group and other permissions off everything under `folder` (dirs 0700, files at most 0600):
+    the Label Studio database holds the admin token and the webhook secret in clear."""
+    for root, dirs, files in os.walk(folder):
+        os.chmod(root, 0o700)
+        for name in files:
+            path = Path(root) / name
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode & 0o700)
+
+
 def read_state(data_dir: Path) -> ServerState | None:
     path = state_dir(data_dir) / "state.json"
     if not path.is_file():
@@ -60,8 +78,7 @@ def read_state(data_dir: Path) -> ServerState | None:
 
 
 def write_state(data_dir: Path, state: ServerState) -> Path:
-    folder = state_dir(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(state_dir(data_dir))
     path = folder / "state.json"
     tmp = folder / "state.json.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -176,8 +193,9 @@ def start(data_dir: Path, cfg: LabelStudioConfig) -> ServerState:
             f"Stop what runs there, or set [labelstudio] port to a free port."
         )
     exe = ensure_venv(cfg.venv_path())
-    folder = state_dir(data_dir)
-    (folder / "data").mkdir(parents=True, exist_ok=True)
+    folder = private_dir(state_dir(data_dir))
+    private_dir(folder / "data")
+    make_private(folder)  # a server started by an older harvest left its database 0644
     state = ServerState(
         url=url, token=old.token if old else secrets.token_hex(20), pid=None, port=cfg.port, host=cfg.host,
         admin_email=old.admin_email if old else cfg.admin_email,
@@ -193,9 +211,11 @@ def start(data_dir: Path, cfg: LabelStudioConfig) -> ServerState:
     env = server_env(state)
     env.update(LABEL_STUDIO_USERNAME=state.admin_email, LABEL_STUDIO_PASSWORD=state.admin_password,
                LABEL_STUDIO_USER_TOKEN=state.token)
-    with open(log, "ab") as out:
+    # umask 077: everything Label Studio writes (its SQLite database with the token and the webhook
+    # secret, uploads, exports) is created 0600 in 0700 directories
+    with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True, umask=0o077)
     state.pid = proc.pid
     write_state(data_dir, state)
     try:

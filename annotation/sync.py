@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import update
@@ -26,6 +26,7 @@ class SyncReport:
     tasks: int = 0
     revisions: int = 0
     unchanged: int = 0
+    stale: int = 0  # payloads older than the newest stored revision (replays), not stored
     deleted: int = 0
     invalid: list[str] = field(default_factory=list)  # "task T annotation A: problem"
     unknown_tasks: list[int] = field(default_factory=list)
@@ -34,6 +35,7 @@ class SyncReport:
         self.tasks += other.tasks
         self.revisions += other.revisions
         self.unchanged += other.unchanged
+        self.stale += other.stale
         self.deleted += other.deleted
         self.invalid += other.invalid
         self.unknown_tasks += other.unknown_tasks
@@ -71,6 +73,21 @@ def revision_row(task_id: int, ann: dict[str, Any], spec: ConfigSpec, revision: 
     return row, problems
 
 
+def is_stale(ann: dict[str, Any], digest: str, newest) -> bool:
+    """A replayed or late payload: Label Studio's `updated_at` is older than the newest stored revision's
+    (or the same moment and the same result, e.g. a replay after a deletion). It is not stored: what it
+    holds is a state Label Studio itself has replaced, so the newest revision stays the newest."""
+    moment, known = parse_time(ann.get("updated_at")), newest.updated_at
+    if moment is None or known is None:
+        return False
+    moment, known = _utc(moment), _utc(known)
+    return moment < known or (moment == known and digest == newest.result_hash)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
 def apply_tasks(session: Session, project_id: int, spec: ConfigSpec, tasks: list[dict[str, Any]], *,
                 via: str, complete: bool, users: dict[int, str]) -> SyncReport:
     """Store the annotations of LS tasks ({"id", "annotations": [...], "updated_at"}).
@@ -96,6 +113,9 @@ def apply_tasks(session: Session, project_id: int, spec: ConfigSpec, tasks: list
             digest = result_hash(ann.get("result") or [])
             if before is not None and before.result_hash == digest and before.deleted_at is None:
                 report.unchanged += 1
+                continue
+            if before is not None and is_stale(ann, digest, before):
+                report.stale += 1
                 continue
             rev, problems = revision_row(row.id, ann, spec, (before.revision + 1) if before else 1, via, users)
             new_rows.append(rev)

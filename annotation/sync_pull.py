@@ -11,6 +11,7 @@ unchanged results add no revision.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Callable
 
 from annotation.client import LabelStudioClient
 from annotation.connect import client_for
@@ -31,8 +32,9 @@ def user_emails(client: LabelStudioClient) -> dict[int, str]:
 
 
 def pull(store, project_name: str, *, client: LabelStudioClient | None = None, full: bool = False,
-         overlap: timedelta = OVERLAP) -> SyncReport:
-    """Store every annotation revision changed since the last pull (all of them with `full`)."""
+         overlap: timedelta = OVERLAP, progress: Callable[[int, int | None], None] | None = None) -> SyncReport:
+    """Store every annotation revision changed since the last pull (all of them with `full`);
+    `progress(tasks read, None)` is called after each stored batch."""
     project = load_project(store, project_name)
     spec = spec_from_config(project.label_config)
     own = client is None
@@ -54,6 +56,8 @@ def pull(store, project_name: str, *, client: LabelStudioClient | None = None, f
             with session_scope(store.sessions) as session:
                 report.merge(apply_tasks(session, project.id, spec, batch, via="pull", complete=True, users=users))
             batch.clear()
+            if progress is not None:
+                progress(len(seen), None)
 
         for task in client.tasks_updated_since(project.ls_project_id, since):
             if task["id"] in seen:

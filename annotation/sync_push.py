@@ -135,7 +135,8 @@ def _batches(store, project, limit: int | None, size: int) -> Iterator[list[tupl
 
 def push(store, project_name: str, predictions: dict[Any, Any] | None = None, limit: int | None = None, *,
          client: LabelStudioClient | None = None, batch_size: int | None = None,
-         on_batch: Callable[[int], None] | None = None) -> PushReport:
+         on_batch: Callable[[int], None] | None = None,
+         progress: Callable[[int, int | None], None] | None = None) -> PushReport:
     """Send the project's samples that Label Studio does not hold yet, with optional pre-annotations.
 
     `predictions` maps a sample key ("asset:12", "item:3", or an asset/item id) to a list of internal
@@ -160,6 +161,7 @@ def push(store, project_name: str, predictions: dict[Any, Any] | None = None, li
         with session_scope(store.sessions) as session:
             leftovers = count_tasks(session, project.id, pushed=False)
             known = count_tasks(session, project.id, pushed=True)
+        total = min(leftovers, limit) if limit is not None else leftovers  # for `progress(done, total)`
         held: dict[str, int] = {}
         sent: set[str] = set()
         if leftovers or client.get_project(project.ls_project_id).get("task_number") != known:
@@ -182,6 +184,8 @@ def push(store, project_name: str, predictions: dict[Any, Any] | None = None, li
             report.batches += 1
             if on_batch is not None:
                 on_batch(report.batches)
+            if progress is not None:
+                progress(report.imported + report.adopted, total)
 
         # Label Studio imports batch k while harvest records batch k-1 and prepares batch k+1
         in_flight: tuple[Future, list] | None = None

@@ -1,12 +1,13 @@
 """The webhook receiver: an ASGI app Label Studio calls on annotation create, update and delete.
 
 Label Studio (without Redis) sends the webhook inside the annotator's request and never retries, so
-the endpoint checks the shared secret, answers at once and stores in a background task; `pull`
-remains the reconciler. The same annotation arriving here and by pull is one revision (same hash).
+the endpoint checks the request (`annotation.webhook_guard`: secret or signature, size, JSON), answers
+at once and stores in a background task; `pull` remains the reconciler. The same annotation arriving
+here and by pull is one revision (same hash); a payload older than the newest stored revision (by Label
+Studio's `updated_at`) is a replay and is not stored (`annotation.sync`).
 """
 from __future__ import annotations
 
-import hmac
 import logging
 from pathlib import Path
 from typing import Any, Callable
@@ -18,14 +19,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from annotation.client import LabelStudioClient
+from annotation.config import LabelStudioConfig
 from annotation.convert import spec_from_config
 from annotation.secret_file import stored_secret
 from annotation.sync import apply_tasks
+from annotation.webhook_guard import SECRET_HEADER, Authenticator, Refused, parse_payload, read_limited
 from storage.engine import session_scope
 from storage.labels import mark_deleted_in_project, project_by_ls_id
 from storage.base import utcnow
 
-HEADER = "X-Harvest-Secret"
+HEADER = SECRET_HEADER
+_FIELDS = LabelStudioConfig.model_fields  # the defaults of [labelstudio] (no settings read at import)
 ACTIONS = ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"]
 log = logging.getLogger("annotation.webhook")
 
@@ -71,16 +75,25 @@ def store_event(store, payload: dict[str, Any], users: dict[int, str]) -> dict[s
             spec = spec_from_config(project.label_config)
             report = apply_tasks(session, project.id, spec, [{"id": task_id, "annotations": [ann]}],
                                  via="webhook", complete=False, users=users)
-            return {"revisions": report.revisions, "invalid": report.invalid}
+            if report.stale:
+                log.warning("webhook %s for annotation %s ignored: older than the stored revision (replayed "
+                            "or late)", action, ann.get("id"))
+            return {"revisions": report.revisions, "invalid": report.invalid, "stale": report.stale}
     return {"ignored": f"action {action}"}
 
 
 def create_app(store, secret: str, users: dict[int, str] | None = None,
-               refresh_users: Callable[[], dict[int, str]] | None = None) -> Starlette:
-    """The ASGI app: POST /hook (checked with the X-Harvest-Secret header), GET /health.
+               refresh_users: Callable[[], dict[int, str]] | None = None, *,
+               max_bytes: int = _FIELDS["webhook_max_bytes"].default,
+               window: float = _FIELDS["webhook_window_seconds"].default,
+               signed_only: bool = _FIELDS["webhook_signed_only"].default) -> Starlette:
+    """The ASGI app: POST /hook (secret header or signature, see `annotation.webhook_guard`), GET /health.
 
-    `refresh_users` (e.g. a Label Studio user listing) is called when an annotator id is unknown.
+    `refresh_users` (e.g. a Label Studio user listing) is called when an annotator id is unknown. The
+    limits are `[labelstudio] webhook_max_bytes`, `webhook_window_seconds` and `webhook_signed_only`.
     """
+    limit = max_bytes
+    auth = Authenticator(secret, window, signed_only)
     users = users if users is not None else {}
 
     def work(payload: dict[str, Any]) -> None:
@@ -94,15 +107,12 @@ def create_app(store, secret: str, users: dict[int, str] | None = None,
                           payload.get("action"))
 
     async def hook(request: Request) -> JSONResponse:
-        given = request.headers.get(HEADER, "")
-        if not given or not hmac.compare_digest(given.encode(), secret.encode()):
-            return JSONResponse({"error": f"missing or wrong {HEADER} header"}, status_code=401)
         try:
-            payload = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "body is not JSON"}, status_code=400)
-        if not isinstance(payload, dict):
-            return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
+            body = await read_limited(request.headers, request.stream(), limit)
+            auth.check(request.headers, body)
+            payload = parse_payload(body)
+        except Refused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
         return JSONResponse({"accepted": payload.get("action")}, background=BackgroundTask(work, payload))
 
     async def health(_: Request) -> JSONResponse:

@@ -7,7 +7,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from export import policy as aug
 from export.canonical import sha256_file
@@ -21,6 +21,8 @@ from export.paths import check_out_dir, clean_stale, locked_temp_dir
 from storage import datasets as q
 from storage.engine import session_scope
 from storage.targets import target_labels
+
+Progress = Callable[[str, int, "int | None"], None]  # (stage, done, total)
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
               "image/bmp": "bmp", "image/tiff": "tif"}
@@ -89,7 +91,7 @@ def aug_hash(text: str | None) -> str | None:
 
 
 def _augment(info: dict[str, Any], originals: list[Sample], records: list[dict[str, Any]], staging: Path,
-             workers: int) -> tuple[list[Sample], list[dict[str, Any]]]:
+             workers: int, progress: Progress | None = None) -> tuple[list[Sample], list[dict[str, Any]]]:
     text, record = info["_policy"]
     if not text:
         return [], []
@@ -100,7 +102,9 @@ def _augment(info: dict[str, Any], originals: list[Sample], records: list[dict[s
     parent_of = {r["id"]: r for r in records}
     staging.mkdir()
     samples, out = [], []
-    for r in aug.render(jobs, policy, info["seed"], workers):
+    for done, r in enumerate(aug.render(jobs, policy, info["seed"], workers), 1):
+        if progress is not None:
+            progress("augment", done, len(jobs))
         sha = hashlib.sha256(r.data).hexdigest()
         sid = f"{r.sample_id}#aug{r.k}"
         fname = file_name_for(sid, sha, r.extension.lstrip("."))
@@ -130,13 +134,15 @@ def _keypoint_options(info: dict[str, Any], samples: list[Sample]) -> dict[str, 
 
 
 def export_version(store: Any, name: str, fmt: str, out_dir: str | Path, workers: int = 1, link: bool = True,
-                   options: dict[str, Any] | None = None, strict: bool = False) -> ExportResult:
+                   options: dict[str, Any] | None = None, strict: bool = False,
+                   progress: Progress | None = None) -> ExportResult:
     """Write version `name` as `fmt` into the new directory `out_dir`; all or nothing.
 
     Targets the format cannot hold are counted in the result, the manifest and the data card;
-    with `strict` the export is refused instead (before anything is written)."""
+    with `strict` the export is refused instead (before anything is written). `progress(stage, done,
+    total)` is told how far the stages ("augment", "images") are."""
     format_ = get_format(fmt)
-    out = check_out_dir(out_dir)
+    out = check_out_dir(out_dir, keep_out=(store.blobs.root,))
     info, originals, records, stats = _load(store, name)
     texts = [s.id for s in originals if s.text is not None and s.file_name is None]
     if texts and not format_.text:
@@ -155,19 +161,21 @@ def export_version(store: Any, name: str, fmt: str, out_dir: str | Path, workers
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(out)
     with locked_temp_dir(out) as tmp:
-        return _write(store, name, fmt, format_, out, tmp, info, originals, records, stats, workers, link, options)
+        return _write(store, name, fmt, format_, out, tmp, info, originals, records, stats, workers, link, options,
+                      progress)
 
 
 def _write(store: Any, name: str, fmt: str, format_: Any, out: Path, tmp: Path, info: dict[str, Any],
            originals: list[Sample], records: list[dict[str, Any]], stats: dict[str, Any], workers: int, link: bool,
-           options: dict[str, Any] | None) -> ExportResult:
-    augmented, aug_records = _augment(info, originals, records, tmp / STAGING, max(1, workers))
+           options: dict[str, Any] | None, progress: Progress | None = None) -> ExportResult:
+    augmented, aug_records = _augment(info, originals, records, tmp / STAGING, max(1, workers), progress)
     samples = originals + augmented
     keypoint_options = _keypoint_options(info, samples)
     labels, template = info["_labels"]
     declared = list(keypoint_options.get("keypoint_names", ())) + (labels if template == "keypoints" else [])
     classes = class_order(labels, (t for s in samples for t in s.targets), format_.kinds, declared)
-    ctx = Context(classes=classes, link=link, workers=max(1, workers), options={**keypoint_options, **(options or {})})
+    ctx = Context(classes=classes, link=link, workers=max(1, workers), options={**keypoint_options, **(options or {})},
+                  progress=progress)
     format_.write(samples, tmp, ctx)
     shutil.rmtree(tmp / STAGING, ignore_errors=True)
     all_records = records + aug_records

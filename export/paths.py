@@ -19,8 +19,9 @@ from export.errors import OutputPathError
 TMP_MARK = ".harvest-tmp-"
 
 
-def check_out_dir(out_dir: str | Path) -> Path:
-    """Absolute path of a new output directory; refuses '..', existing paths and symlinked parents."""
+def check_out_dir(out_dir: str | Path, keep_out: tuple[Path, ...] = ()) -> Path:
+    """Absolute path of a new output directory; refuses '..', existing paths, symlinked parents and any
+    place inside one of `keep_out` (the blob store: an export there would mix with content-addressed files)."""
     raw = Path(out_dir)
     if ".." in raw.parts:
         raise OutputPathError(
@@ -45,6 +46,13 @@ def check_out_dir(out_dir: str | Path) -> Path:
         )
     if not nearest.is_dir():
         raise OutputPathError(f"{nearest} is a file, so {full} cannot be created there; choose another directory.")
+    for guarded in keep_out:
+        root = Path(os.path.realpath(guarded))
+        if Path(os.path.realpath(nearest)).joinpath(full.relative_to(nearest)).is_relative_to(root):
+            raise OutputPathError(
+                f"output directory {full} is inside the blob store {root}, which holds only content-addressed "
+                "files harvest manages. Choose a directory outside it (e.g. under the data dir's exports/)."
+            )
     return full
 
 

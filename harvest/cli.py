@@ -38,18 +38,23 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Migrate the database up to REVISION (default: head)."""
     from storage.migrate import upgrade
 
-    st = store()
+    st = store(initialised=False)
     upgrade(st.settings.database_url, revision)
     console.print(f"upgraded to {revision}")
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: str = typer.Argument("-1")) -> None:
-    """Migrate the database down to REVISION (default: one step)."""
+def db_downgrade(
+    revision: str = typer.Argument("-1"),
+    yes_drop_everything: bool = typer.Option(False, "--yes-drop-everything",
+                                             help="Allow going below the first revision, which drops every table."),
+) -> None:
+    """Migrate the database down to REVISION (default: one step). Refuses to drop every table (going below
+    the first revision) unless --yes-drop-everything, and names the tables and their rows."""
     from storage.migrate import downgrade
 
-    st = store()
-    downgrade(st.settings.database_url, revision)
+    st = store(initialised=False)
+    downgrade(st.settings.database_url, revision, drop_everything=yes_drop_everything)
     console.print(f"downgraded to {revision}")
 
 
@@ -58,7 +63,7 @@ def db_current() -> None:
     """Print the database's current revision and the newest one."""
     from storage.migrate import current_revision, head_revision
 
-    st = store()
+    st = store(initialised=False)
     cur = current_revision(st.engine)
     head = head_revision(st.settings.database_url)
     mark = "(head)" if cur == head else f"(head is {head})"
@@ -84,29 +89,18 @@ _register_subcommands()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI; known errors become one message and exit code 2."""
+    """Entry point: typer handles usage errors itself (short message, exit 2); errors of our packages
+    become one message without a traceback and exit 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="harvest")
     except HarvestError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        sys.exit(2)
+        _fail(exc)
     except Exception as exc:  # errors of our packages carry their own fix; show them without a traceback
-        if _is_known(exc):
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-            sys.exit(2)
+        if type(exc).__module__.split(".")[0] in {"storage", "scrapers", "annotation", "augment", "export", "harvest"}:
+            _fail(exc)
         raise
 
 
-def _is_known(exc: Exception) -> bool:
-    import click
-
-    if isinstance(exc, click.exceptions.Exit):
-        sys.exit(exc.exit_code)
-    if isinstance(exc, click.ClickException):
-        exc.show()
-        sys.exit(exc.exit_code)
-    if isinstance(exc, click.exceptions.Abort):
-        err_console.print("aborted")
-        sys.exit(130)
-    mod = type(exc).__module__.split(".")[0]
-    return mod in {"storage", "scrapers", "annotation", "augment", "export", "harvest"}
+def _fail(exc: Exception) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+    sys.exit(2)

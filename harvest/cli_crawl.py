@@ -13,19 +13,35 @@ def _fmt_time(value, fmt: str = "%m-%d %H:%M") -> str:
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
-    from harvest.context import State, console, settings
+    from harvest.context import State, console, err_console, settings, store
 
     @app.command("crawl")
     def crawl_cmd(
         source: str = typer.Argument(..., help="Source name (a sources.NAME table in harvest.toml, or the built-in demo)."),
         trigger: str = typer.Option("manual", help="Recorded on the run: manual or schedule."),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show Scrapy's log (always written to "
+                                     "runs/RUN_ID/scrapy.log in the data dir) on the terminal."),
     ) -> None:
-        """Crawl SOURCE with the project's Scrapy settings and record the run."""
-        from scrapers.runs import crawl
+        """Crawl SOURCE with the project's Scrapy settings and record the run; exit 1 unless it succeeded."""
+        from harvest.progress import progress_bar
+        from scrapers.runs import crawl, log_file
 
         s = settings()
-        run_id = crawl(s, source, config_path=str(State.config) if State.config else None, trigger=trigger)
-        console.print(_runs_table(s, source, limit=1, run_id=run_id))
+        store().close()  # says to run `harvest init` first, before anything starts
+        config = str(State.config) if State.config else None
+        if verbose:
+            run_id = crawl(s, source, config_path=config, trigger=trigger, log_to_file=True, echo_log=True)
+        else:
+            with progress_bar(f"crawl {source}") as bar:
+                run_id = crawl(s, source, config_path=config, trigger=trigger, log_to_file=True,
+                               progress=lambda c: bar.update(c["pages"], pages=c["pages"], items=c["items"],
+                                                             images=c["images"]))
+        console.print(_runs_table(source, limit=1, run_id=run_id))
+        status, error = _run_outcome(run_id)
+        if status != "succeeded":
+            err_console.print(f"[bold red]error:[/] crawl run {run_id} of {source} {status}"
+                              f"{': ' + error if error else ''} (log: {log_file(s, run_id)})", highlight=False)
+            raise typer.Exit(1)
 
     @app.command("sources")
     def sources_cmd() -> None:
@@ -46,7 +62,7 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(20, help="How many runs to show, newest first."),
     ) -> None:
         """Crawl run history: status, times, pages, items, images, duplicates, drops, errors."""
-        console.print(_runs_table(settings(), source, limit=limit))
+        console.print(_runs_table(source, limit=limit))
 
     @app.command("schedule")
     def schedule_cmd(
@@ -63,6 +79,19 @@ def register(app: typer.Typer) -> None:
         console.print(f"scheduler finished; crawls started: {', '.join(launched) or 'none'}")
 
 
+def _run_outcome(run_id: int) -> tuple[str, str | None]:
+    from harvest.context import store
+    from storage.collect_models import CrawlRun
+
+    st = store()
+    try:
+        with st.sessions() as session:
+            run = session.get(CrawlRun, run_id)
+            return run.status, run.error
+    finally:
+        st.close()
+
+
 def _table(title: str, cols: tuple[str, ...], left: tuple[str, ...]):
     from rich import box
 
@@ -73,13 +102,13 @@ def _table(title: str, cols: tuple[str, ...], left: tuple[str, ...]):
     return table
 
 
-def _runs_table(s, source: str | None, *, limit: int, run_id: int | None = None):
+def _runs_table(source: str | None, *, limit: int, run_id: int | None = None):
     """Two tables that fit 80 columns: the runs (status, times, pages, items, errors) and their images
     (stored, known, duplicates, near-duplicates, dropped by reason)."""
     from rich.console import Group
     from sqlalchemy import select
 
-    from harvest.store import open_store
+    from harvest.context import store
     from storage.collect_models import CrawlRun, Source
 
     of = f" of {source}" if source else ""
@@ -88,7 +117,7 @@ def _runs_table(s, source: str | None, *, limit: int, run_id: int | None = None)
     images = _table(f"images per run{of}", ("run", "stored", "known", "dups", "near-dups", "dropped (reason n)"),
                     ("dropped (reason n)",))
     notes = []
-    st = open_store(s)
+    st = store()
     try:
         with st.sessions() as session:
             stmt = select(CrawlRun, Source.name).join(Source).order_by(CrawlRun.id.desc()).limit(limit)

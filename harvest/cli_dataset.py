@@ -63,8 +63,11 @@ def export(
 ) -> None:
     """Write a version in a format, with manifest.json and a README.md data card."""
     from export import export_version
+    from harvest.progress import progress_bar
 
-    r = export_version(_store(), name, format, out, workers=workers, link=not copy, strict=strict)
+    st = _store()
+    with progress_bar(f"export {name}") as bar:
+        r = export_version(st, name, format, out, workers=workers, link=not copy, strict=strict, progress=bar.stage)
     if r.left_out:
         from export.classes import describe_left_out
         from harvest.context import err_console

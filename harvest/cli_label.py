@@ -101,7 +101,11 @@ def register(app: typer.Typer) -> None:
             except (OSError, ValueError) as exc:
                 raise LabelError(f"cannot read predictions from {predictions}: {exc}; expected a JSON object "
                                  '{"asset:1": [{"type": "bbox", ...}]}.') from None
-        report = push(store(), project, preds, limit)
+        from harvest.progress import progress_bar
+
+        st = store()
+        with progress_bar(f"push {project}") as bar:
+            report = push(st, project, preds, limit, progress=lambda done, total: bar.update(done, total))
         console.print(f"pushed {report.imported} task(s) in {report.batches} batch(es), "
                       f"{report.predictions} prediction(s); adopted {report.adopted} already in Label Studio")
         for problem in report.problems:
@@ -114,7 +118,11 @@ def register(app: typer.Typer) -> None:
         from annotation import pull
 
         _quiet_secrets()
-        report = pull(store(), project, full=full)
+        from harvest.progress import progress_bar
+
+        st = store()
+        with progress_bar(f"pull {project}") as bar:
+            report = pull(st, project, full=full, progress=lambda done, total: bar.update(done, total))
         console.print(f"{report.tasks} changed task(s): {report.revisions} new revision(s), "
                       f"{report.deleted} deleted, {report.unchanged} unchanged")
         for problem in report.invalid:
@@ -151,7 +159,9 @@ def register(app: typer.Typer) -> None:
         client = client_for(st.settings)
         for name in names:
             register_hook(client, st, load_project(st, name), f"http://{host}:{port}/hook", secret)
-        app_ = create_app(st, secret, users=user_emails(client), refresh_users=lambda: user_emails(client))
+        app_ = create_app(st, secret, users=user_emails(client), refresh_users=lambda: user_emails(client),
+                          max_bytes=cfg.webhook_max_bytes, window=cfg.webhook_window_seconds,
+                          signed_only=cfg.webhook_signed_only)
         console.print(f"webhook for {len(names)} project(s) on http://{host}:{port}/hook")
         serve(app_, host, port).run()
 

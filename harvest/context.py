@@ -19,7 +19,9 @@ def settings():
     return load_settings(State.config)
 
 
-def store():
-    from harvest.store import open_store
+def store(*, initialised: bool = True):
+    """Open the store; unless `initialised=False` (the `db` commands), refuse a database `harvest init`
+    has not set up, with a message that says to run it, and create nothing on the way."""
+    from harvest.store import open_initialised_store, open_store
 
-    return open_store(settings())
+    return open_initialised_store(settings()) if initialised else open_store(settings())

@@ -8,3 +8,7 @@ class HarvestError(Exception):
 
 class ConfigError(HarvestError):
     """harvest.toml or a HARVEST_* variable is wrong."""
+
+
+class NotInitialisedError(HarvestError):
+    """A command needs the store, and `harvest init` has not been run."""

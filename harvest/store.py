@@ -5,14 +5,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from harvest.errors import ConfigError
+from harvest.errors import ConfigError, NotInitialisedError
 from harvest.settings import Settings
 from storage.blobs import BlobStore
 from storage.engine import check_connection, make_engine, session_factory
 from storage.errors import StorageError
+from storage.migrate import current_revision
 
 
 @dataclass
@@ -41,6 +42,27 @@ def ensure_data_dir(path: Path) -> Path:
             "Fix its permissions or set data_dir in harvest.toml (or HARVEST_DATA_DIR) to a folder you can write."
         )
     return path
+
+
+def open_initialised_store(settings: Settings) -> Store:
+    """Open the store of a database `harvest init` has set up; otherwise say to run it (creating no database)."""
+    hint = "Run `harvest init` first (it creates the data directory and the database)."
+    ensure_data_dir(settings.data_dir)
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        if not Path(url.database).is_file():
+            raise NotInitialisedError(f"no harvest database at {url.database}. {hint}")
+    st = open_store(settings)
+    try:
+        revision = current_revision(st.engine)
+    except Exception:
+        st.close()
+        raise
+    if revision is None:
+        st.close()
+        raise NotInitialisedError(
+            f"the database {url.render_as_string(hide_password=True)} has no harvest schema. {hint}")
+    return st
 
 
 def open_store(settings: Settings, *, check: bool = True) -> Store:

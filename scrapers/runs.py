@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import socket
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
@@ -96,8 +97,28 @@ def scrapy_settings(hs: Any, config_path: str | None, extra: dict[str, Any] | No
     return settings
 
 
-def crawl(hs: Any, name: str, *, config_path: str | None = None, trigger: str = "manual") -> int:
-    """Run one crawl of source `name` in this process and return its run id (raises RunAlreadyActive)."""
+def run_dir(hs: Any, run_id: int) -> Path:
+    """The run's own directory under the data dir (0700): its Scrapy log lives there."""
+    path = Path(hs.data_dir) / "runs" / str(run_id)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+def log_file(hs: Any, run_id: int) -> Path:
+    """The run's Scrapy log (created 0600: a log may quote URLs with tokens or server answers)."""
+    path = run_dir(hs, run_id) / "scrapy.log"
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    return path
+
+
+def crawl(hs: Any, name: str, *, config_path: str | None = None, trigger: str = "manual",
+          progress: Callable[[dict[str, int]], None] | None = None, log_to_file: bool = False,
+          echo_log: bool = False) -> int:
+    """Run one crawl of source `name` in this process and return its run id (raises RunAlreadyActive).
+
+    `progress` gets the counters (pages, items, images) while the crawl runs; `log_to_file` sends Scrapy's
+    log to `runs/RUN_ID/scrapy.log` in the data dir (with `echo_log` also to the terminal)."""
     resolve_source(hs, name)
     engine = make_engine(hs.database_url)
     sessions = session_factory(engine)
@@ -112,10 +133,18 @@ def crawl(hs: Any, name: str, *, config_path: str | None = None, trigger: str = 
     if run_id is None:
         raise already_running(name, hs.crawl.stale_after_seconds)
     status, why = "failed", "the crawl stopped before its spider closed; see the log above"
+    extra: dict[str, Any] = {"HARVEST_RUN_ID": run_id}
+    if progress is not None:
+        extra["HARVEST_PROGRESS"] = progress
+    if log_to_file:
+        extra["LOG_FILE"] = str(log_file(hs, run_id))
+        why = f"the crawl stopped before its spider closed; see its log {extra['LOG_FILE']}"
     try:
         from scrapy.crawler import CrawlerProcess
 
-        process = CrawlerProcess(scrapy_settings(hs, config_path, {"HARVEST_RUN_ID": run_id}))
+        process = CrawlerProcess(scrapy_settings(hs, config_path, extra))
+        if log_to_file and echo_log:
+            _echo_root_log(process.settings)
         process.crawl(name)
         process.start()
     except KeyboardInterrupt:
@@ -124,6 +153,17 @@ def crawl(hs: Any, name: str, *, config_path: str | None = None, trigger: str = 
     finally:
         _close_if_unfinished(hs, run_id, status, why)
     return run_id
+
+
+def _echo_root_log(settings) -> None:
+    """Also show the log (written to the run's file) on stderr, in Scrapy's format."""
+    import logging
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(settings.get("LOG_FORMAT"), settings.get("LOG_DATEFORMAT")))
+    handler.setLevel(settings.get("LOG_LEVEL"))
+    logging.getLogger().addHandler(handler)
 
 
 def _close_if_unfinished(hs: Any, run_id: int, status: str, why: str) -> None:

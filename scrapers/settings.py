@@ -52,4 +52,5 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "scrapers.extensions.CrawlRunExtension": 500,
+    "scrapers.progress.ProgressExtension": 510,
 }

@@ -18,7 +18,7 @@ from storage.collect_models import Asset, CrawlRun, ImageRejection, Item, ItemAs
 from storage.upsert import ids_by_key, insert_new, upsert, upsert_returning_ids
 
 ITEM_UPDATE = (
-    "source_id", "page_url", "referrer", "fetched_at", "last_seen_at", "gone_at", "http_status", "etag",
+    "page_url", "referrer", "fetched_at", "last_seen_at", "gone_at", "http_status", "etag",
     "last_modified", "robots_decision", "licence", "attribution", "title", "text", "fields", "last_crawl_run_id",
 )
 LINK_FULL_UPDATE = ("asset_id", "position", "fetched_at", "last_seen_at", "http_status", "etag", "last_modified")
@@ -178,7 +178,12 @@ def set_clusters(session: Session, assignments: dict[int, int]) -> None:
 
 
 def upsert_items(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    return upsert_returning_ids(session, Item, rows, conflict=["canonical_url"], update=list(ITEM_UPDATE))
+    """Insert or update items of ONE source, keyed by (source_id, canonical_url); return {url: id}."""
+    sources = {row["source_id"] for row in rows}
+    if len(sources) > 1:
+        raise ValueError(f"upsert_items takes the items of one source; found sources {sorted(sources)}")
+    ids = upsert_returning_ids(session, Item, rows, conflict=["source_id", "canonical_url"], update=list(ITEM_UPDATE))
+    return {url: item_id for (_, url), item_id in ids.items()}
 
 
 def upsert_links(session: Session, downloaded: list[dict[str, Any]], seen: list[dict[str, Any]]) -> None:

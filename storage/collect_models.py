@@ -55,13 +55,15 @@ class CrawlRun(Base):
 
 
 class Item(Base):
-    """One scraped record (a detail page, or a text document) with its provenance."""
+    """One scraped record (a detail page, or a text document) with its provenance. Items belong to their
+    source: the same URL crawled by two sources is two items, each with its own licence and attribution."""
 
     __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("source_id", "canonical_url"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
-    canonical_url: Mapped[str] = mapped_column(String(2048), unique=True)
+    canonical_url: Mapped[str] = mapped_column(String(2048), index=True)
     page_url: Mapped[str] = mapped_column(String(2048))
     referrer: Mapped[str | None] = mapped_column(String(2048))
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)

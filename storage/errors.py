@@ -16,3 +16,8 @@ class BadDatabaseURL(StorageError):
 
 class BlobKeyError(StorageError, ValueError):
     """A blob key is not a sha256 hex digest, or a path would leave the blob root."""
+
+
+class DowngradeRefused(StorageError):
+    """A downgrade would lose data: it drops every table (below the first revision) and was not confirmed,
+    or the older schema cannot hold rows the store has now."""

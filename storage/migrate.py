@@ -7,7 +7,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, inspect, select, table
+
+from storage.engine import make_engine
+from storage.errors import DowngradeRefused
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -23,8 +26,52 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def downgrade(url: str, revision: str = "-1") -> None:
+def downgrade(url: str, revision: str = "-1", *, drop_everything: bool = False) -> None:
+    """Migrate down to `revision`; going below the first revision (which drops every table) is refused
+    with DowngradeRefused, naming the tables and their rows, unless `drop_everything`."""
+    if not drop_everything:
+        tables = tables_dropped_by(url, revision)
+        if tables is not None:
+            listed = ", ".join(f"{name} ({rows} rows)" for name, rows in tables.items()) or "none"
+            raise DowngradeRefused(
+                f"downgrading to {revision!r} goes below the first revision and drops every table of the store: "
+                f"{listed}. To do it anyway pass --yes-drop-everything (back up the database first); "
+                "to step back one migration only, name the revision to go to (see `harvest db current`)."
+            )
     command.downgrade(alembic_config(url), revision)
+
+
+def downgrade_target(url: str, revision: str) -> str | None:
+    """The revision a downgrade to `revision` (an id, "base" or "-N") ends at; None means base (empty)."""
+    script = ScriptDirectory.from_config(alembic_config(url))
+    if revision == "base":
+        return None
+    if revision.startswith("-") and revision[1:].isdigit():
+        engine = make_engine(url)
+        try:
+            target = current_revision(engine)
+        finally:
+            engine.dispose()
+        for _ in range(int(revision[1:])):
+            if target is None:
+                break
+            down = script.get_revision(target).down_revision
+            target = down if isinstance(down, str) or down is None else down[0]
+        return target
+    return script.get_revision(revision).revision
+
+
+def tables_dropped_by(url: str, revision: str) -> dict[str, int] | None:
+    """None if the downgrade keeps the schema; else every table (but alembic's) with its row count."""
+    if downgrade_target(url, revision) is not None:
+        return None
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            names = sorted(n for n in inspect(conn).get_table_names() if n != "alembic_version")
+            return {n: conn.execute(select(func.count()).select_from(table(n))).scalar_one() for n in names}
+    finally:
+        engine.dispose()
 
 
 def head_revision(url: str) -> str | None:

@@ -60,6 +60,7 @@ class Context:
     workers: int = 1
     known_hashes: dict[str, str] = field(default_factory=dict)  # path relative to the out dir -> sha256
     options: dict[str, Any] = field(default_factory=dict)
+    progress: Callable[[str, int, int | None], None] | None = None  # (stage, done, total), e.g. a CLI bar
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,15 @@ def place_images(samples: Iterable[Sample], out: Path, folder: Callable[[Sample]
         jobs.append((s, path))
         if s.sha256:
             ctx.known_hashes[rel] = s.sha256
+    report = ctx.progress or (lambda stage, done, total: None)
     if ctx.workers > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(ctx.workers) as pool:
-            list(pool.map(lambda j: _place(j[0], j[1], ctx.link), jobs))
+            for done, _ in enumerate(pool.map(lambda j: _place(j[0], j[1], ctx.link), jobs), 1):
+                report("images", done, len(jobs))
     else:
-        for s, path in jobs:
+        for done, (s, path) in enumerate(jobs, 1):
             _place(s, path, ctx.link)
+            report("images", done, len(jobs))
 
 
 def by_split(samples: Iterable[Sample]) -> dict[str, list[Sample]]:

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -50,3 +53,21 @@ def add_texts(store, texts: list[str], source: str = "news") -> list[int]:
 @pytest.fixture
 def images():
     return add_images
+
+
+@contextmanager
+def serving(app) -> Iterator[int]:
+    """Serve an ASGI app with uvicorn in a thread on a free loopback port; yield the port."""
+    from annotation.webhook import serve
+    from tests.labelstudio import free_port, wait_for
+
+    port = free_port()
+    server = serve(app, "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 15)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)

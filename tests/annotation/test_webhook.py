@@ -10,7 +10,7 @@ from annotation import annotate, create_annotator, create_project, pull, push
 from annotation.webhook import HEADER, create_app, register, serve
 from storage.engine import session_scope
 from storage.label_models import Annotation
-from tests.annotation.conftest import add_images
+from tests.annotation.conftest import add_images, serving
 from tests.labelstudio import free_port, wait_for
 
 
@@ -19,7 +19,6 @@ pytestmark = pytest.mark.labelstudio
 
 @pytest.fixture
 def receiver(ls_store):
-    port = free_port()
     calls: list[int] = []
     app = create_app(ls_store, "s3cret-value", users={})
 
@@ -31,13 +30,8 @@ def receiver(ls_store):
 
         await app(scope, receive, send_and_record)
 
-    server = serve(recording, "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 15)
-    yield f"http://127.0.0.1:{port}/hook", calls
-    server.should_exit = True
-    thread.join(10)
+    with serving(recording) as port:
+        yield f"http://127.0.0.1:{port}/hook", calls
 
 
 def rows(store, **where) -> list[Annotation]:

@@ -50,7 +50,7 @@ def test_status_lists_sources_with_counts(tmp_path):
 
 def test_db_downgrade_and_upgrade(tmp_path):
     assert run(tmp_path, "init").returncode == 0
-    assert run(tmp_path, "db", "downgrade", "base").returncode == 0
+    assert run(tmp_path, "db", "downgrade", "base", "--yes-drop-everything").returncode == 0
     assert run(tmp_path, "db", "current").stdout.startswith("empty database")
     assert run(tmp_path, "db", "upgrade").returncode == 0
     assert "(head)" in run(tmp_path, "db", "current").stdout

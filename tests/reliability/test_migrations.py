@@ -45,7 +45,7 @@ def test_migrations_up_and_down_with_data(empty_url, tmp_path):  # noqa: F811
     assert _counts(store) == before
     store.close()
 
-    downgrade(empty_url, "base")  # down with rows in every table (foreign keys, indexes, PG types)
+    downgrade(empty_url, "base", drop_everything=True)  # down with rows in every table (foreign keys, indexes, PG types)
     engine = make_engine(empty_url)
     assert current_revision(engine) is None
     assert not set(Base.metadata.tables) & set(inspect(engine).get_table_names())

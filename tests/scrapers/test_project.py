@@ -46,8 +46,10 @@ def test_scrapy_list_and_crawl_from_the_repository_root(env, demo, sqlite_settin
 
 def test_python_spider_source_with_setting_overrides(env, demo, sqlite_settings, tmp_path):
     proc = check(harvest(["crawl", "pyshop"], env, tmp_path))
-    assert "'CONCURRENT_REQUESTS_PER_DOMAIN': 2" in proc.stderr  # the source's Scrapy setting override
     (done,) = runs(sqlite_settings.database_url)
+    log = (sqlite_settings.data_dir / "runs" / str(done.id) / "scrapy.log").read_text()
+    assert "'CONCURRENT_REQUESTS_PER_DOMAIN': 2" in log  # the source's Scrapy setting override
+    assert "'CONCURRENT_REQUESTS_PER_DOMAIN': 2" not in proc.stderr  # the log is in the run's file, not on screen
     assert done.status == "succeeded" and done.stats["items"] > 0
     engine = make_engine(sqlite_settings.database_url)
     with session_factory(engine)() as s:

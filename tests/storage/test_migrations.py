@@ -57,7 +57,7 @@ def test_upgrade_downgrade_upgrade_with_rows(empty_url):
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     engine.dispose()
 
-    downgrade(empty_url, "base")
+    downgrade(empty_url, "base", drop_everything=True)
     engine = make_engine(empty_url)
     assert current_revision(engine) is None
     assert not set(Base.metadata.tables) & set(inspect(engine).get_table_names())

@@ -50,8 +50,9 @@ def test_composite_keys_map_to_ids(sessions):
             s,
             Item,
             [{"source_id": src.id, "canonical_url": f"http://x/{i}", "page_url": f"http://x/{i}"} for i in range(3)],
-            conflict=["canonical_url"],
+            conflict=["source_id", "canonical_url"],
         )
+        item_ids = {url: i for (_, url), i in item_ids.items()}
         asset_ids = upsert_returning_ids(s, Asset, [_asset(i) for i in range(2)], conflict=["sha256"])
         links = [
             {"item_id": item_ids[f"http://x/{i}"], "asset_id": asset_ids[f"{i % 2:064x}"], "url": f"http://x/{i}.jpg"}
