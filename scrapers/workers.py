@@ -16,10 +16,10 @@ from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from scrapers.blobs import CrawlBlobStore
+from scrapers.blobs import CrawlBlobStore, CrawlS3BlobStore, crawl_blobs
 from scrapers.imaging import ImageFacts, Limits, inspect_image
 
-_STORES: dict[str, CrawlBlobStore] = {}
+_STORES: dict[str, CrawlBlobStore | CrawlS3BlobStore] = {}
 
 
 def _ignore_sigint() -> None:
@@ -33,7 +33,7 @@ def _ready() -> bool:
 def ingest(body: bytes, limits: Limits, blob_root: str) -> ImageFacts:
     """Validate, normalise and store one image; the returned facts omit bytes the caller already has."""
     facts = inspect_image(body, limits)
-    store = _STORES.get(blob_root) or _STORES.setdefault(blob_root, CrawlBlobStore(blob_root))
+    store = _STORES.get(blob_root) or _STORES.setdefault(blob_root, crawl_blobs(blob_root))
     store.put_hashed(facts.data, facts.sha256)
     return facts if facts.transposed else replace(facts, data=b"")
 

@@ -16,3 +16,11 @@ class BadDatabaseURL(StorageError):
 
 class BlobKeyError(StorageError, ValueError):
     """A blob key is not a sha256 hex digest, or a path would leave the blob root."""
+
+
+class BlobNotFound(StorageError, FileNotFoundError):
+    """A blob key that the blob store does not hold (or holds corrupt)."""
+
+
+class BlobStoreError(StorageError):
+    """The blob store cannot be reached or is misconfigured (bucket, credentials, endpoint)."""
