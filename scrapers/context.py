@@ -51,6 +51,7 @@ class CrawlContext:
     started_at: datetime
     limits: Limits
     extra: dict[str, Any] = field(default_factory=dict)
+    data_dir: Path | None = None  # where the near-duplicate index is persisted (None: kept in memory only)
 
     @classmethod
     def of(cls, crawler: Crawler) -> CrawlContext:
@@ -86,5 +87,5 @@ class CrawlContext:
         return cls(
             source_name=name, source=source, crawl=hs.crawl, engine=engine, sessions=sessions,
             blobs=crawl_blobs(hs.blob_url or data_dir / "blobs"), source_id=source_id, run_id=run_id, started_at=utcnow(),
-            limits=Limits.from_config(hs.crawl),
+            limits=Limits.from_config(hs.crawl), data_dir=data_dir,
         )

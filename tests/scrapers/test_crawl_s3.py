@@ -7,6 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from harvest.demo.site import DemoSite, serve
+from scrapers.neardup import NearDupIndex
+from scrapers.neardup_shared import FILE
 from storage.collect_models import Asset
 from storage.engine import make_engine, session_factory
 from tests.s3server import raw_client, s3_endpoint, s3_url  # noqa: F401  (fixtures)
@@ -38,5 +40,7 @@ def test_crawl_writes_blobs_to_s3(sqlite_settings, demo, tmp_path, s3_url, s3_en
         assert hashlib.sha256(body).hexdigest() == asset.sha256 and len(body) == asset.bytes
     listed = client.list_objects_v2(Bucket=bucket)["KeyCount"]
     assert listed == len(assets)
+    index, meta = NearDupIndex.load(sqlite_settings.data_dir / FILE)  # saved by the crawl for the next one
+    assert sorted(index.ids.tolist()) == sorted(a.id for a in assets) and meta["watermark"] <= max(index.ids)
     local = sqlite_settings.data_dir / "blobs"
     assert not local.exists() or not [p for p in local.rglob("*") if p.is_file()]
