@@ -44,7 +44,7 @@ def _masks(radius: int) -> np.ndarray:
 
 
 def _parts(hashes: np.ndarray, j: int) -> np.ndarray:
-    return ((hashes >> np.uint64(BITS * j)) & np.uint64(BUCKETS - 1)).astype(np.int64)
+    return ((hashes >> np.uint64(BITS * j)) & np.uint64(BUCKETS - 1)).astype(np.uint16)
 
 
 def _as_uint64(hashes: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -79,9 +79,15 @@ class NearDupIndex:
 
     @classmethod
     def from_arrays(cls, hashes: np.ndarray, ids: np.ndarray) -> NearDupIndex:
-        """Build from numpy arrays (uint64 or int64 hashes, int64 ids) without Python-level loops."""
-        index = cls(len(hashes) + 1024)
-        index.add_many(hashes, ids)
+        """Build from numpy arrays (uint64 or int64 hashes, int64 ids); arrays of those types are used in
+        place, not copied (the index then owns them)."""
+        hashes, ids = _as_uint64(hashes), np.asarray(ids, dtype=np.int64)
+        if len(hashes) != len(ids):
+            raise ValueError(f"from_arrays needs one id per hash; got {len(hashes)} hashes and {len(ids)} ids")
+        index = cls(16)
+        index._hashes, index._ids, index._n = np.ascontiguousarray(hashes), np.ascontiguousarray(ids), len(hashes)
+        if index._n >= SCAN_BELOW:
+            index._merge()
         return index
 
     @property
@@ -123,17 +129,17 @@ class NearDupIndex:
         start = np.empty_like(self._start)
         for j in range(PARTS):
             values = _parts(tail, j)
-            run = np.argsort(values, kind="stable")
-            positions = (run + main).astype(np.int32)
+            run = np.argsort(values, kind="stable")  # a radix sort for 16-bit values
             if main == 0:
-                order[j] = positions
+                order[j] = run
             else:  # each new position goes to the end of its bucket; positions stay ascending per bucket
-                order[j] = np.insert(self._order[j], self._start[j][values[run] + 1], positions)
+                ends = self._start[j][values[run].astype(np.int64) + 1]
+                order[j] = np.insert(self._order[j], ends, (run + main).astype(np.int32))
             counts = np.bincount(values, minlength=BUCKETS)
             start[j, 0] = 0
             np.cumsum(counts, out=start[j, 1:])
             start[j] += self._start[j]
-            del values, run, positions
+            del values, run
         self._order, self._start, self._main = order, start, n
 
     def _candidates(self, probe: np.uint64, sub_radius: int) -> np.ndarray:
