@@ -26,6 +26,7 @@ from urllib.parse import quote
 from annotation.connect import document_root
 from annotation.errors import MediaError
 from annotation.secret_file import stored_secret
+from storage.blobs import BlobStore
 
 FOLDER = "ls-files"
 
@@ -41,8 +42,11 @@ def files_dir(data_dir: Path) -> Path:
     return Path(data_dir).resolve() / FOLDER
 
 
-def publish(blobs: list[tuple[str, str, str]], data_dir: Path, document_root: Path) -> list[str]:
+def publish(blobs: list[tuple[str | None, str, str]], data_dir: Path, document_root: Path,
+            store=None) -> list[str]:
     """Link each (blob path, sha256, mime) under ls-files/ (idempotent); return paths relative to the root.
+
+    A blob without a local file (path None: an S3 blob store) is copied from `store`'s blob interface.
 
     Paths are computed once per call, and the folder is listed once, so 5,000 images cost one scan.
     """
@@ -62,6 +66,11 @@ def publish(blobs: list[tuple[str, str, str]], data_dir: Path, document_root: Pa
         name = f"{sha256}{extension(mime)}"
         if name not in present:
             target = os.path.join(base, name)
+            if blob_path is None:
+                _fetch(store, sha256, base, name)
+                present.add(name)
+                out.append(f"{prefix}/{name}")
+                continue
             try:
                 os.link(blob_path, target)  # atomic: the name appears complete or not at all
             except FileExistsError:
@@ -73,6 +82,14 @@ def publish(blobs: list[tuple[str, str, str]], data_dir: Path, document_root: Pa
             present.add(name)
         out.append(f"{prefix}/{name}")
     return out
+
+
+def _fetch(store, sha256: str, base: str, name: str) -> None:
+    """Copy a blob from the blob store (no local file) to `base/name`: temp name, then rename."""
+    tmp = os.path.join(base, f".{name}.tmp")
+    with store.blobs.open(sha256) as stream, open(tmp, "wb") as out:
+        shutil.copyfileobj(stream, out, 1 << 20)
+    os.replace(tmp, os.path.join(base, name))
 
 
 def local_url(relpath: str) -> str:
@@ -116,6 +133,9 @@ def image_urls(store, assets) -> list[str]:
     if cfg.media_url:
         secret, exp = media_secret(settings), expiry(cfg.media_ttl_days)
         return [signed_url(cfg.media_url, secret, a.sha256, a.mime, exp) for a in assets]
-    root = str(store.blobs.root)
-    blobs = [(os.path.join(root, store.blobs.relpath(a.sha256)), a.sha256, a.mime) for a in assets]  # checks keys
-    return [local_url(rel) for rel in publish(blobs, Path(settings.data_dir), document_root(settings))]
+    root = str(store.blobs.root) if isinstance(store.blobs, BlobStore) else None  # else: no local files
+    blobs = []
+    for a in assets:
+        rel = store.blobs.relpath(a.sha256)  # checks the key
+        blobs.append((os.path.join(root, rel) if root is not None else None, a.sha256, a.mime))
+    return [local_url(rel) for rel in publish(blobs, Path(settings.data_dir), document_root(settings), store)]

@@ -3,8 +3,8 @@
 GET /media/<sha256>.<ext>?exp=<unix>&sig=<hex> serves one blob. Checks, in order: the name has the
 shape of a media name (else 404, before anything else); the signature is present, unexpired and right
 (else 403, nothing served); the asset is known, the extension is its mime's, the blob is on disk (else
-404). The file comes from BlobStore.path, which only accepts sha256 keys, so no request can name a
-path outside the blob root. Browsers load `<img src>` without custom headers: the URL is the credential.
+404). The blob is read through the blob store interface (a file from the local backend, a stream from
+S3), which only accepts sha256 keys, so no request can name a path outside the store. Browsers load `<img src>` without custom headers: the URL is the credential.
 """
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ import time
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from annotation.media import extension, valid
 from storage.collect_models import Asset
 from storage.engine import session_scope
+from storage.errors import BlobNotFound
 
 NAME = re.compile(r"^([0-9a-f]{64})(\.[0-9a-z]{1,8})$")
 CACHE = 100_000  # sha256 -> mime entries kept in memory
@@ -36,6 +37,13 @@ def etag_matches(header: str | None, etag: str) -> bool:
         return False
     candidates = [c.strip() for c in header.split(",")]
     return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
+
+
+def _chunks(body, size: int = 1 << 16):
+    """The blob stream in pieces (iterated in a worker thread by Starlette), closed at the end."""
+    with body:
+        while chunk := body.read(size):
+            yield chunk
 
 
 def create_app(store, secret: str, *, mime_cache: dict[str, str] | None = None) -> Starlette:
@@ -69,16 +77,26 @@ def create_app(store, secret: str, *, mime_cache: dict[str, str] | None = None) 
         mime = mime_of(sha256)
         if mime is None or extension(mime) != ext:
             return _error(404, f"no image {name} in this harvest store")
-        path = store.blobs.path(sha256)  # validates the key; never outside the blob root
-        if not path.is_file():
-            return _error(404, f"image {name} is recorded but its blob is missing from the blob store")
+        missing = f"image {name} is recorded but its blob is missing from the blob store"
+        path = store.blobs.local_path(sha256)  # validates the key; never outside the blob root
+        if path is not None and not path.is_file():
+            return _error(404, missing)
         etag = f'"{sha256}"'
         headers = {"ETag": etag, "X-Content-Type-Options": "nosniff", "Access-Control-Allow-Origin": "*",
                    "Content-Security-Policy": "sandbox",  # an SVG opened directly runs no script
                    "Cache-Control": f"private, max-age={max(0, min(MAX_AGE, int(exp) - int(now)))}, immutable"}
         if etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
-        return FileResponse(path, media_type=mime, headers=headers)
+        if path is not None:
+            return FileResponse(path, media_type=mime, headers=headers)
+        try:
+            body = store.blobs.open(sha256)
+        except BlobNotFound:
+            return _error(404, missing)
+        if request.method == "HEAD":
+            body.close()
+            return Response(status_code=200, media_type=mime, headers=headers)
+        return StreamingResponse(_chunks(body), media_type=mime, headers=headers)
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -19,7 +19,9 @@ from export.formats.base import Context, Sample, file_name_for
 from export.manifest import write_manifest
 from export.paths import check_out_dir, clean_stale, locked_temp_dir
 from storage import datasets as q
+from storage.blobs import local_copy
 from storage.engine import session_scope
+from storage.errors import BlobNotFound
 from storage.targets import target_labels
 
 Progress = Callable[[str, int, "int | None"], None]  # (stage, done, total)
@@ -75,10 +77,14 @@ def _load(store: Any, name: str) -> tuple[dict[str, Any], list[Sample], list[dic
         if m.sha256 is None:
             samples.append(Sample(m.sample_key, m.split, list(m.targets), text=m.text))
             continue
-        path = store.blobs.root / store.blobs.relpath(m.sha256)  # relpath checks the key
+        missing = (f"the image of {m.sample_key} (blob {m.sha256}) is missing from the blob store at "
+                   f"{store.blobs.location}; restore the blob store before exporting.")
+        try:  # the blob's own file, or (object storage) a verified copy in the data dir's cache
+            path = local_copy(store.blobs, m.sha256, Path(store.settings.data_dir) / "cache" / "blobs")
+        except BlobNotFound:
+            raise FormatError(missing) from None
         if not os.path.isfile(path):
-            raise FormatError(f"the image of {m.sample_key} (blob {m.sha256}) is missing from the blob store at "
-                              f"{store.blobs.root}; restore the blob store before exporting.")
+            raise FormatError(missing)
         ext = _ext(m.mime, path)
         meta = {k: record[k] for k in ("licence", "attribution", "source_url", "page_url", "fetched_at")}
         samples.append(Sample(m.sample_key, m.split, list(m.targets), file_name=file_name_for(m.sample_key, m.sha256, ext),

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("harvest-data")
     database_url: str | None = None
+    blob_url: str | None = None  # s3://bucket/prefix for object storage; default: <data_dir>/blobs
     crawl: CrawlConfig = Field(default_factory=CrawlConfig)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     labelstudio: LabelStudioConfig = Field(default_factory=LabelStudioConfig)
@@ -43,6 +44,18 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def blob_location(self) -> str:
+        """Where blobs live: `blob_url` if set, else the local folder <data_dir>/blobs."""
+        return self.blob_url or str(self.blob_dir)
+
+    @model_validator(mode="after")
+    def _check_blob_url(self) -> Settings:
+        if self.blob_url and not self.blob_url.startswith("s3://"):
+            raise ValueError(f"blob_url must be s3://bucket/prefix (found {self.blob_url!r}); leave it unset "
+                             "to keep blobs in <data_dir>/blobs")
+        return self
 
     @classmethod
     def settings_customise_sources(

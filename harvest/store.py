@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from harvest.errors import ConfigError, NotInitialisedError
 from harvest.settings import Settings
-from storage.blobs import BlobStore
+from storage.blobs import Blobs, open_blobs
 from storage.engine import check_connection, make_engine, session_factory
 from storage.errors import StorageError
 from storage.migrate import current_revision
@@ -21,7 +21,7 @@ class Store:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    blobs: BlobStore
+    blobs: Blobs
 
     def close(self) -> None:
         self.engine.dispose()
@@ -73,4 +73,9 @@ def open_store(settings: Settings, *, check: bool = True) -> Store:
             check_connection(engine)
     except StorageError as exc:
         raise ConfigError(str(exc)) from None
-    return Store(settings, engine, session_factory(engine), BlobStore(settings.blob_dir))
+    try:
+        blobs = open_blobs(settings.blob_location)
+    except StorageError as exc:
+        engine.dispose()
+        raise ConfigError(str(exc)) from None
+    return Store(settings, engine, session_factory(engine), blobs)

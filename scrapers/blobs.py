@@ -3,6 +3,7 @@
 `BlobStore.put` fsyncs every file; during a crawl that is one disk flush per image. Here writes stay
 atomic (temp file + rename) and `sync()` flushes the file system once (syncfs) before the database
 batch that references the new blobs commits, so a committed asset row never points at lost bytes.
+With an `s3://` blob_url the crawl writes objects instead: an S3 put is durable when it returns.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import threading
 from pathlib import Path
 
 from storage.blobs import BlobStore
+from storage.blobs_s3 import S3BlobStore
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 _syncfs = getattr(_libc, "syncfs", None)
@@ -52,3 +54,22 @@ class CrawlBlobStore(BlobStore):
                 os.sync()
         finally:
             os.close(fd)
+
+
+class CrawlS3BlobStore(S3BlobStore):
+    """The crawl's view of an S3 blob store: every put is durable on return, so there is nothing to sync."""
+
+    def written(self, count: int = 1) -> None:
+        pass
+
+    def sync(self) -> None:
+        pass
+
+
+def crawl_blobs(location: str | Path) -> CrawlBlobStore | CrawlS3BlobStore:
+    """The crawl's blob store at a folder or an s3:// URL (the `location` of any blob store)."""
+    text = str(location)
+    if text.startswith("s3://"):
+        store = S3BlobStore.from_url(text)
+        return CrawlS3BlobStore(store.bucket, store.prefix)
+    return CrawlBlobStore(text)

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from scrapers.blobs import CrawlBlobStore
+from scrapers.blobs import CrawlBlobStore, CrawlS3BlobStore, crawl_blobs
 from scrapers.config import CrawlConfig, SourceConfig, all_sources
 from scrapers.imaging import Limits
 from scrapers.loader import harvest_settings
@@ -45,12 +45,13 @@ class CrawlContext:
     crawl: CrawlConfig
     engine: Engine
     sessions: sessionmaker[Session]
-    blobs: CrawlBlobStore
+    blobs: CrawlBlobStore | CrawlS3BlobStore
     source_id: int
     run_id: int
     started_at: datetime
     limits: Limits
     extra: dict[str, Any] = field(default_factory=dict)
+    data_dir: Path | None = None  # where the near-duplicate index is persisted (None: kept in memory only)
 
     @classmethod
     def of(cls, crawler: Crawler) -> CrawlContext:
@@ -85,6 +86,6 @@ class CrawlContext:
                 raise already_running(name, hs.crawl.stale_after_seconds)
         return cls(
             source_name=name, source=source, crawl=hs.crawl, engine=engine, sessions=sessions,
-            blobs=CrawlBlobStore(data_dir / "blobs"), source_id=source_id, run_id=run_id, started_at=utcnow(),
-            limits=Limits.from_config(hs.crawl),
+            blobs=crawl_blobs(hs.blob_url or data_dir / "blobs"), source_id=source_id, run_id=run_id, started_at=utcnow(),
+            limits=Limits.from_config(hs.crawl), data_dir=data_dir,
         )

@@ -142,7 +142,7 @@ class HarvestMediaPipeline(FilesPipeline):
             raise MediaRefused("noimageai", f"{url} sends X-Robots-Tag: {x_robots}")
         self.inc_stats("downloaded")
         try:
-            facts = await self.workers.run(response.body, self.ctx.limits, str(self.ctx.blobs.root))
+            facts = await self.workers.run(response.body, self.ctx.limits, self.ctx.blobs.location)
         except ImageRejected as exc:
             raise MediaRefused(exc.reason, exc.detail) from None
         self.ctx.blobs.written()

@@ -23,6 +23,7 @@ from twisted.internet.threads import deferToThread
 from scrapers.context import CrawlContext, enabled
 from scrapers.media import recorded
 from scrapers.neardup import NearDupIndex
+from scrapers.neardup_shared import SharedNearDupIndex
 from storage import collect as q
 from storage.base import utcnow
 from storage.engine import session_scope
@@ -94,9 +95,10 @@ class StorePipeline:
         self.threshold = self.ctx.crawl.near_dup_threshold
         with self.ctx.sessions() as session:
             self.items = q.item_ids(session, self.ctx.source_id)
-            rows = list(q.asset_hashes(session))
-        self.index = NearDupIndex.from_pairs((phash, asset_id) for asset_id, phash, _ in rows)
-        self.clusters = {asset_id: cluster for asset_id, _, cluster in rows if cluster is not None}
+            # persisted in the data dir, caught up from the database (other workers' hashes) before each batch
+            self.index = SharedNearDupIndex.open(session, self.ctx.data_dir,
+                                                 self.ctx.engine.url.render_as_string(hide_password=False))
+        self.clusters: dict[int, int] = {}  # asset id -> cluster, read from the database when first needed
         self.assets: dict[str, int] = {}  # sha256 -> id, for assets met in this run
         self.pairs: set[tuple[str, str]] = set()  # (sha256, url) downloaded in this run
         self.url_items: dict[str, int] = {}  # image url -> first item linking it in this run
@@ -127,6 +129,10 @@ class StorePipeline:
         self._schedule_flush()
         await maybe_deferred_to_future(self.writes)
         self.ctx.extra["flushed"] = "flush_error" not in self.ctx.extra
+        try:
+            await maybe_deferred_to_future(deferToThread(self.index.save))
+        except OSError as exc:  # the index is a cache of the database: the next crawl rebuilds it
+            logger.warning("could not save the near-duplicate index: %s", exc)
 
     def flush(self, batch: list[dict[str, Any]]) -> None:
         """Write one batch in one transaction (runs in a worker thread). What it learns (ids, clusters,
@@ -134,6 +140,7 @@ class StorePipeline:
         self.ctx.blobs.sync()  # the blobs this batch references are durable before its rows commit
         staged = _Staged()
         with session_scope(self.ctx.sessions) as session:
+            self._stat("near_dup_index_caught_up", self.index.refresh(session))
             asset_ids = self._write_assets(session, batch, staged)
             item_ids = self._write_items(session, batch, staged)
             self._write_links(session, batch, item_ids, asset_ids, staged)
@@ -189,6 +196,10 @@ class StorePipeline:
                 if hit is not None:
                     other = hit[0]
                     cluster = staged.clusters.get(other, self.clusters.get(other))
+                    if cluster is None:  # perhaps clustered since, by another worker
+                        cluster = q.cluster_of(session, other)
+                        if cluster is not None:
+                            staged.clusters[other] = cluster
                     if cluster is None:
                         cluster = q.new_cluster(session, other)
                         staged.clusters[other] = assignments[other] = cluster

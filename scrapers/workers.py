@@ -22,10 +22,10 @@ from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from scrapers.blobs import CrawlBlobStore
+from scrapers.blobs import CrawlBlobStore, CrawlS3BlobStore, crawl_blobs
 from scrapers.imaging import ImageFacts, Limits, inspect_image
 
-_STORES: dict[str, CrawlBlobStore] = {}
+_STORES: dict[str, CrawlBlobStore | CrawlS3BlobStore] = {}
 
 
 PR_SET_PDEATHSIG = 1
@@ -51,7 +51,7 @@ def ingest(body: bytes, limits: Limits, blob_root: str, parent: int | None = Non
     if parent is not None and os.getppid() != parent:
         os._exit(1)  # orphaned (no parent-death signal on this platform): stop, the crawl is gone
     facts = inspect_image(body, limits)
-    store = _STORES.get(blob_root) or _STORES.setdefault(blob_root, CrawlBlobStore(blob_root))
+    store = _STORES.get(blob_root) or _STORES.setdefault(blob_root, crawl_blobs(blob_root))
     store.put_hashed(facts.data, facts.sha256)
     return facts if facts.rewritten else replace(facts, data=b"")
 

@@ -165,6 +165,10 @@ def insert_assets(session: Session, rows: list[dict[str, Any]]) -> tuple[dict[st
     return ids_by_key(session, Asset, ["sha256"], shas), new
 
 
+def cluster_of(session: Session, asset_id: int) -> int | None:
+    return session.scalar(select(Asset.cluster_id).where(Asset.id == asset_id))
+
+
 def new_cluster(session: Session, representative: int) -> int:
     cluster = NearDupCluster(representative_asset_id=representative)
     session.add(cluster)

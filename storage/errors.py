@@ -21,3 +21,11 @@ class BlobKeyError(StorageError, ValueError):
 class DowngradeRefused(StorageError):
     """A downgrade would lose data: it drops every table (below the first revision) and was not confirmed,
     or the older schema cannot hold rows the store has now."""
+
+
+class BlobNotFound(StorageError, FileNotFoundError):
+    """A blob key that the blob store does not hold (or holds corrupt)."""
+
+
+class BlobStoreError(StorageError):
+    """The blob store cannot be reached or is misconfigured (bucket, credentials, endpoint)."""

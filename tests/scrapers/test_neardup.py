@@ -36,3 +36,50 @@ def test_bulk_build_and_nearest():
     assert index.nearest(3, 1) == (9, 1)
     assert index.nearest(-2, 0) is None and index.nearest(-2, 1) == (7, 1)
     assert NearDupIndex().query(5, 64) == []
+
+
+def clustered(rng, n: int) -> np.ndarray:
+    """Hashes in clusters (a centre and copies a few bits away), like the pHashes of a real crawl."""
+    centres = rng.integers(0, 2**64 - 1, size=n // 8, dtype=np.uint64, endpoint=True)
+    members = centres[rng.integers(0, len(centres), size=n)]
+    for _ in range(4):  # up to 4 random bit flips per copy
+        flip = rng.integers(0, 64, size=n).astype(np.uint64)
+        members ^= np.where(rng.random(n) < 0.6, np.uint64(1) << flip, np.uint64(0))
+    return members
+
+
+def brute(hashes: np.ndarray, ids: np.ndarray, probe: int, t: int) -> list[tuple[int, int]]:
+    bits = np.bitwise_count(hashes ^ np.uint64(probe))
+    hit = np.flatnonzero(bits <= t)
+    return [(int(i), int(d)) for d, i in sorted(zip(bits[hit].tolist(), ids[hit].tolist()))]
+
+
+def test_tables_match_brute_force_at_every_radius_across_merges():
+    """Exact recall of the multi-index tables (and the tail) against a scan, through incremental merges."""
+    rng = np.random.default_rng(7)
+    hashes = clustered(rng, 120_000)
+    ids = np.arange(10, 10 + len(hashes), dtype=np.int64)
+    index = NearDupIndex.from_arrays(hashes[:70_000], ids[:70_000])
+    for lo in range(70_000, 120_000, 9_999):  # batches that fill and merge the tail
+        index.add_many(hashes[lo:lo + 9_999], ids[lo:lo + 9_999])
+    assert len(index) == 120_000 and index._main > 100_000 and index._n > index._main  # tables and a tail
+    probes = [int(hashes[i]) for i in rng.integers(0, len(hashes), size=40)]
+    probes += [int(h) ^ 0b1011 for h in hashes[-20:]]  # near the newest (tail) hashes
+    for t in (0, 1, 3, 4, 6, 7, 8, 11, 12, 14):
+        for probe in probes:
+            assert index.query(signed64(probe), t) == brute(hashes, ids, probe, t), (t, probe)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    rng = np.random.default_rng(3)
+    hashes = clustered(rng, 50_000)
+    index = NearDupIndex.from_arrays(hashes, np.arange(1, 50_001))
+    index.add(-5, 99_999)
+    index.save(tmp_path / "ix.npz", {"watermark": 12})
+    loaded, meta = NearDupIndex.load(tmp_path / "ix.npz")
+    assert meta["watermark"] == 12 and len(loaded) == 50_001
+    for probe in [int(h) for h in hashes[:20]] + [2**64 - 5]:
+        assert loaded.query(signed64(probe), 6) == index.query(signed64(probe), 6)
+    (tmp_path / "bad.npz").write_bytes(b"not an index")
+    with pytest.raises(ValueError, match="not a readable near-duplicate index"):
+        NearDupIndex.load(tmp_path / "bad.npz")
