@@ -139,6 +139,12 @@ def _keypoint_options(info: dict[str, Any], samples: list[Sample]) -> dict[str, 
     return {"keypoint_names": names, "keypoint_swap": dict(labels.keypoint_swap) if labels is not None else {}}
 
 
+def _blob_dirs(store: Any) -> tuple[Path, ...]:
+    """Local folders of the blob store (its root on disk, the local copies of a remote one): no export goes there."""
+    root = getattr(store.blobs, "root", None)
+    return (Path(root),) if root is not None else (Path(store.settings.data_dir) / "cache" / "blobs",)
+
+
 def export_version(store: Any, name: str, fmt: str, out_dir: str | Path, workers: int = 1, link: bool = True,
                    options: dict[str, Any] | None = None, strict: bool = False,
                    progress: Progress | None = None) -> ExportResult:
@@ -148,7 +154,7 @@ def export_version(store: Any, name: str, fmt: str, out_dir: str | Path, workers
     with `strict` the export is refused instead (before anything is written). `progress(stage, done,
     total)` is told how far the stages ("augment", "images") are."""
     format_ = get_format(fmt)
-    out = check_out_dir(out_dir, keep_out=(store.blobs.root,))
+    out = check_out_dir(out_dir, keep_out=_blob_dirs(store))
     info, originals, records, stats = _load(store, name)
     texts = [s.id for s in originals if s.text is not None and s.file_name is None]
     if texts and not format_.text:
