@@ -74,9 +74,9 @@ def status() -> None:
 
 
 def _register_subcommands() -> None:
-    from harvest import cli_crawl, cli_dataset, cli_demo, cli_label
+    from harvest import cli_crawl, cli_dataset, cli_demo, cli_eval, cli_label
 
-    for module in (cli_crawl, cli_label, cli_dataset, cli_demo):
+    for module in (cli_crawl, cli_label, cli_dataset, cli_demo, cli_eval):
         module.register(app)
 
 
@@ -109,4 +109,4 @@ def _is_known(exc: Exception) -> bool:
         err_console.print("aborted")
         sys.exit(130)
     mod = type(exc).__module__.split(".")[0]
-    return mod in {"storage", "scrapers", "annotation", "augment", "export", "harvest"}
+    return mod in {"storage", "scrapers", "annotation", "augment", "export", "evaluate", "harvest"}

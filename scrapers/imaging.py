@@ -46,6 +46,7 @@ class ImageFacts:
     height: int
     phash: int  # 64-bit pHash as a signed int (fits BIGINT)
     transposed: bool
+    quality: dict[str, float] | None = None  # scrapers/quality.py measures, when taken at ingest
 
 
 def signed64(value: int) -> int:

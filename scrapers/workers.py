@@ -18,6 +18,7 @@ from twisted.internet.threads import deferToThread
 
 from scrapers.blobs import CrawlBlobStore
 from scrapers.imaging import ImageFacts, Limits, inspect_image
+from scrapers.quality import safe_measure
 
 _STORES: dict[str, CrawlBlobStore] = {}
 
@@ -30,11 +31,14 @@ def _ready() -> bool:
     return True
 
 
-def ingest(body: bytes, limits: Limits, blob_root: str) -> ImageFacts:
-    """Validate, normalise and store one image; the returned facts omit bytes the caller already has."""
+def ingest(body: bytes, limits: Limits, blob_root: str, quality: bool = False) -> ImageFacts:
+    """Validate, normalise and store one image (and measure its quality when asked); the returned
+    facts omit bytes the caller already has."""
     facts = inspect_image(body, limits)
     store = _STORES.get(blob_root) or _STORES.setdefault(blob_root, CrawlBlobStore(blob_root))
     store.put_hashed(facts.data, facts.sha256)
+    if quality:
+        facts = replace(facts, quality=safe_measure(facts.data))
     return facts if facts.transposed else replace(facts, data=b"")
 
 
@@ -47,11 +51,11 @@ class IngestPool:
             self.pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
             self.pool.submit(_ready).result()  # fork every worker now
 
-    async def run(self, body: bytes, limits: Limits, blob_root: str) -> ImageFacts:
+    async def run(self, body: bytes, limits: Limits, blob_root: str, quality: bool = False) -> ImageFacts:
         if self.pool is None:
-            facts = await maybe_deferred_to_future(deferToThread(ingest, body, limits, blob_root))
+            facts = await maybe_deferred_to_future(deferToThread(ingest, body, limits, blob_root, quality))
         else:
-            future = self.pool.submit(ingest, body, limits, blob_root)
+            future = self.pool.submit(ingest, body, limits, blob_root, quality)
             if is_asyncio_available():
                 facts = await asyncio.wrap_future(future)
             else:
