@@ -64,6 +64,9 @@ def parse_yolo(path: Path, index: ExportIndex, sizes: dict[str, tuple[int, int]]
 
     `expected` are the sample ids the prediction run covered: those without a file predicted nothing.
     """
+    if not index.yolo_classes:
+        raise PredictionFileError(f"the export at {index.root} has no data.yaml class names to resolve YOLO class "
+                                  "indices; pass --export with a yolo export of the version.")
     files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
     if not files:
         raise PredictionFileError(f"{path} holds no .txt files; pass the `labels` folder Ultralytics wrote "
