@@ -1,9 +1,10 @@
 """Cheap image-quality measures, computed once per stored image inside the ingest worker.
 
-Pure functions over bytes or arrays (OpenCV + numpy). The measures follow CleanVision's definitions
-(blur: variance of the Laplacian; dark/bright: grey-level statistics; low information: histogram
-entropy; odd aspect ratio; grayscale: colourfulness), on a thumbnail of at most THUMB px per side:
-JPEGs are decoded straight at 1/2..1/8 scale by libjpeg, so the cost per image stays small.
+Pure functions over images (OpenCV + numpy). The measures follow CleanVision's choices (blur: variance
+of the Laplacian; dark/bright: grey-level statistics; low information: histogram entropy; odd aspect
+ratio; grayscale: colourfulness) on a copy of at most THUMB px per side. At ingest they reuse the
+JPEG draft that validation decodes anyway (libjpeg's DCT scaling, in YCbCr: no colour conversion),
+because a second decode would cost as much as the whole ingest check.
 """
 from __future__ import annotations
 
@@ -18,40 +19,56 @@ THUMB = 256
 DARK, BRIGHT = 20, 235
 
 
-def measure_array(rgb: np.ndarray, width: int, height: int) -> dict[str, float]:
-    """Measures of an RGB (or greyscale) uint8 array; `width`/`height` are the stored image's size."""
-    if rgb.ndim == 2:
-        grey, colour = rgb, 0.0
-    else:
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
-        rg, yb = r - g, 0.5 * (r + g) - b
-        colour = float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
-    hist = np.bincount(grey.ravel(), minlength=256).astype(np.float64)
-    p = hist[hist > 0] / grey.size
+def measure_planes(grey: np.ndarray, chroma: tuple[np.ndarray, np.ndarray] | None, width: int,
+                   height: int) -> dict[str, float]:
+    """Measures from the luma plane (uint8) and the Cb/Cr planes (None for a greyscale image).
+
+    Colourfulness is measured in YCbCr, as the spread and offset of the chroma planes around neutral
+    (128): about 0 for grey pixels whatever the file's mode, tens for coloured photos.
+    """
+    if max(grey.shape) > THUMB:  # the same scale for every image, so blur thresholds mean the same
+        f = THUMB / max(grey.shape)
+        size = (max(1, round(grey.shape[1] * f)), max(1, round(grey.shape[0] * f)))
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        chroma = None if chroma is None else tuple(cv2.resize(c, size, interpolation=cv2.INTER_AREA) for c in chroma)
+    colour = 0.0
+    if chroma is not None:
+        (mb,), (sb,) = cv2.meanStdDev(chroma[0])
+        (mr,), (sr,) = cv2.meanStdDev(chroma[1])
+        colour = float(np.hypot(sb, sr) + 0.3 * np.hypot(mb - 128, mr - 128))
+    hist = cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel().astype(np.float64)
+    n = grey.size
+    p = hist[hist > 0] / n
+    _, (lap_std,) = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_32F))
     return {
-        "blur": float(cv2.Laplacian(grey, cv2.CV_64F).var()),
-        "brightness": float(grey.mean()),
-        "dark_fraction": float(hist[:DARK].sum() / grey.size),
-        "bright_fraction": float(hist[BRIGHT + 1:].sum() / grey.size),
+        "blur": float(lap_std[0] ** 2),
+        "brightness": float(np.dot(hist, np.arange(256)) / n),
+        "dark_fraction": float(hist[:DARK].sum() / n),
+        "bright_fraction": float(hist[BRIGHT + 1:].sum() / n),
         "entropy": float(-(p * np.log2(p)).sum()),
         "aspect": float(width / height) if height else 0.0,
         "colourfulness": colour,
     }
 
 
+def measure_image(image: Image.Image, width: int, height: int) -> dict[str, float]:
+    """Measures of a decoded image in any mode (the ingest pass hands over its YCbCr JPEG draft)."""
+    if image.mode in ("L", "LA", "1", "I", "I;16", "F"):
+        grey = np.asarray(image.convert("L"))
+        return measure_planes(grey, None, width, height)
+    ycc = image if image.mode == "YCbCr" else image.convert("RGB").convert("YCbCr")
+    y, cb, cr = (np.asarray(band) for band in ycc.split())
+    return measure_planes(y, (cb, cr), width, height)
+
+
 def measure_bytes(data: bytes) -> dict[str, float]:
-    """Measures of an encoded image (already validated by the ingest checks)."""
+    """Measures of an encoded image, decoded as the ingest pass decodes it (JPEG draft in YCbCr)."""
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
         if image.format == "JPEG":
-            image.draft("RGB", (THUMB, THUMB))
+            image.draft("YCbCr", (THUMB, THUMB))
         image.load()
-        if max(image.size) > THUMB:
-            image = image.reduce(max(1, max(image.size) // THUMB))
-        mode = "L" if image.mode in ("L", "LA", "I;16", "I", "1") else "RGB"
-        array = np.asarray(image.convert(mode))
-    return measure_array(array, width, height)
+        return measure_image(image, width, height)
 
 
 def safe_measure(data: bytes) -> dict[str, Any] | None:

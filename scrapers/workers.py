@@ -18,7 +18,6 @@ from twisted.internet.threads import deferToThread
 
 from scrapers.blobs import CrawlBlobStore
 from scrapers.imaging import ImageFacts, Limits, inspect_image
-from scrapers.quality import safe_measure
 
 _STORES: dict[str, CrawlBlobStore] = {}
 
@@ -34,11 +33,9 @@ def _ready() -> bool:
 def ingest(body: bytes, limits: Limits, blob_root: str, quality: bool = False) -> ImageFacts:
     """Validate, normalise and store one image (and measure its quality when asked); the returned
     facts omit bytes the caller already has."""
-    facts = inspect_image(body, limits)
+    facts = inspect_image(body, limits, quality=quality)
     store = _STORES.get(blob_root) or _STORES.setdefault(blob_root, CrawlBlobStore(blob_root))
     store.put_hashed(facts.data, facts.sha256)
-    if quality:
-        facts = replace(facts, quality=safe_measure(facts.data))
     return facts if facts.transposed else replace(facts, data=b"")
 
 

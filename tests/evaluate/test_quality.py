@@ -126,3 +126,15 @@ def test_harvest_quality_cli_measures_on_demand_and_lists_flags(sqlite_settings,
     assert " 1 " in line and "50.0%" in line
     again = check(harvest(["quality", "--measure"], env, tmp_path)).stdout
     assert "measured 0 image(s)" in again
+
+
+def test_ingest_measures_equal_the_on_demand_measures():
+    site = DemoSite(0)
+    from scrapers.imaging import inspect_image
+
+    for url in site.expected()["valid_image_urls"][:15]:
+        facts = inspect_image(site.resource(url).body, quality=True)
+        again = measure_bytes(facts.data)
+        assert facts.quality.keys() == again.keys()
+        for k, v in facts.quality.items():
+            assert v == pytest.approx(again[k], rel=1e-6, abs=1e-6), (url, k)
