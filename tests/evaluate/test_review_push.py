@@ -11,22 +11,13 @@ from evaluate.predictions import import_predictions
 from evaluate.review import push_for_review, suspects
 from export import create_version
 from storage.models import Prediction, Task
+from tests.e2e.conftest import e2e_store  # noqa: F401 - a fixture
 from tests.export.factory import Factory, box
 
 pytestmark = pytest.mark.labelstudio
 
 
-@pytest.fixture
-def ls_sqlite_store(label_studio, tmp_path, sqlite_url, monkeypatch):
-    from harvest.store import open_store
-    from tests.conftest import make_settings
-
-    monkeypatch.chdir(tmp_path)
-    settings = make_settings(tmp_path, sqlite_url, labelstudio={
-        "url": label_studio.url, "token": label_studio.token, "document_root": str(label_studio.config.document_root)})
-    store = open_store(settings)
-    yield store
-    store.close()
+ls_sqlite_store = e2e_store  # the e2e suite's SQLite store wired to the session's Label Studio
 
 
 def test_suspects_are_shown_in_label_studio_with_region_and_prediction(ls_sqlite_store, ls_client, tmp_path):
