@@ -102,6 +102,26 @@ def predictions(store: Any, model: str, keys: list[str]) -> dict[str, list[dict[
     return out
 
 
+def project_labels(store: Any, name: str) -> set[str]:
+    """The label set of the project a version was frozen from (empty when the project is gone)."""
+    from storage.label_models import LabelingProject
+
+    with store.sessions() as session:
+        version = version_row(session, name)
+        project = session.get(LabelingProject, version.project_id) if version.project_id else None
+        return set(project.labels or []) if project else set()
+
+
+def stored_keys(store: Any) -> set[str]:
+    """Sample keys of every stored image ("asset:ID") and text item ("item:ID")."""
+    from storage.collect_models import Item
+
+    with store.sessions() as session:
+        assets = {f"asset:{i}" for i in session.scalars(select(Asset.id))}
+        items = {f"item:{i}" for i in session.scalars(select(Item.id).where(Item.text.is_not(None)))}
+    return assets | items
+
+
 def model_names(store: Any) -> list[str]:
     with store.sessions() as session:
         return sorted(session.scalars(select(ModelPrediction.model).distinct()))

@@ -116,7 +116,8 @@ def parse_jsonl(path: Path, labels: set[str] | None, known: set[str]) -> dict[st
             if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not isinstance(rec.get("targets"), list):
                 raise PredictionFileError(f'{where}: expected {{"id": "asset:12", "targets": [...]}}; found {line.strip()[:200]!r}.')
             if rec["id"] not in known:
-                raise PredictionFileError(f"{where}: sample {rec['id']!r} is not a member of this version.")
+                raise PredictionFileError(f"{where}: sample {rec['id']!r} is neither a member of this version nor a "
+                                          "stored sample (asset:ID or item:ID).")
             for t in rec["targets"]:
                 try:
                     validate_target(t, labels)

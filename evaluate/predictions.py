@@ -63,8 +63,11 @@ def import_predictions(store: Any, version: str, file: Path, model: str, fmt: st
     by_key = {m.key: m for m in members}
     index = None
     if fmt == "jsonl":
-        labels = {t["label"] for m in members for t in m.targets if isinstance(t.get("label"), str)} or None
-        preds = parse.parse_jsonl(file, labels, set(by_key))
+        labels = ({t["label"] for m in members for t in m.targets if isinstance(t.get("label"), str)}
+                  | data.project_labels(store, version)) or None
+        # JSONL may also carry predictions for stored samples outside the version (unlabeled ones, for
+        # `harvest label push --order uncertainty`)
+        preds = parse.parse_jsonl(file, labels, set(by_key) | data.stored_keys(store))
     else:
         index = find_export(store, version, fmt, export)
         if fmt == "coco":
@@ -73,7 +76,7 @@ def import_predictions(store: Any, version: str, file: Path, model: str, fmt: st
             sizes = {m.key: (m.width or 0, m.height or 0) for m in members}
             covered = [m.key for m in members if m.split == split or split == "all"]
             preds = parse.parse_yolo(file, index, sizes, covered)
-    unknown = sorted(set(preds) - set(by_key))
+    unknown = sorted(set(preds) - set(by_key)) if fmt != "jsonl" else []
     if unknown:
         raise PredictionFileError(f"{file} names {len(unknown)} samples that are not members of {version!r} "
                                   f"(e.g. {unknown[0]}); was the export made from another version?")
