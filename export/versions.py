@@ -14,6 +14,7 @@ from export.audit import leakage_audit
 from export.canonical import sha256_json, sha256_text
 from export.errors import BadVersionSpec, EmptyVersion, LeakageError, VersionExists, VersionNotFound
 from export.policy import load_policy
+from export.quality_filter import parse_quality_filter, quality_flags, quality_keep
 from export.revisions import RULES, Revision, current_revisions, freeze
 from export.split import SPLITS, SplitSample, assign_splits, parse_ratios
 from storage import datasets as q
@@ -21,7 +22,7 @@ from storage.engine import session_scope
 from storage.targets import target_labels
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-FILTER_KEYS = ("label", "source", "licence", "robots", "annotator")
+FILTER_KEYS = ("label", "source", "licence", "robots", "annotator", "quality")
 DEFAULT_PHASH_THRESHOLD = 6
 
 
@@ -34,7 +35,7 @@ def parse_group_by(value: str | None) -> str | None:
 
 
 def parse_filters(items: Sequence[str] | dict[str, str] | None) -> dict[str, str]:
-    """'key=value' strings (or a dict) -> {key: value}; keys: label, source, licence, robots, annotator."""
+    """'key=value' strings (or a dict) -> {key: value}; keys: label, source, licence, robots, annotator, quality."""
     if not items:
         return {}
     pairs = items.items() if isinstance(items, dict) else [i.partition("=")[::2] for i in items]
@@ -42,6 +43,8 @@ def parse_filters(items: Sequence[str] | dict[str, str] | None) -> dict[str, str
     for key, value in pairs:
         if key not in FILTER_KEYS or not value:
             raise BadVersionSpec(f"filter {key}={value!r} is not understood; use KEY=VALUE with KEY one of {FILTER_KEYS}.")
+        if key == "quality":
+            parse_quality_filter(value)
         out[key] = value
     return out
 
@@ -77,13 +80,15 @@ def provenance(row: q.SampleRow) -> dict[str, Any]:
     }
 
 
-def _keep(filters: dict[str, str], labels: list[str], prov: dict[str, Any], annotators: list[str]) -> bool:
+def _keep(filters: dict[str, str], labels: list[str], prov: dict[str, Any], annotators: list[str],
+          raised: list[str] | None = None) -> bool:
     checks = {
         "label": lambda v: v in labels,
         "source": lambda v: prov["source"] == v,
         "licence": lambda v: v.lower() in (prov["licence"] or "").lower(),
         "robots": lambda v: prov["robots_decision"] == v,
         "annotator": lambda v: v in annotators,
+        "quality": lambda v: quality_keep(v, raised),
     }
     return all(checks[k](v) for k, v in filters.items())
 
@@ -143,7 +148,9 @@ def create_version(
             pinned = {m.sample_key: m.split for m in q.version_members(session, prow.id)}
         members, skipped, seen_sha = [], Counter(), {}
         several: dict[str, dict[int, list[dict[str, Any]]]] = {}
-        for row in q.project_samples(session, proj.id):
+        samples = q.project_samples(session, proj.id)
+        raised = quality_flags(session, store, samples) if "quality" in filters else {}
+        for row in samples:
             if row.asset is None and (row.item is None or not row.item.text):
                 skipped["no image or text (asset or item gone)"] += 1
                 continue
@@ -153,7 +160,8 @@ def create_version(
                 skipped[frozen.skipped] += 1
                 continue
             prov = provenance(row)
-            if not _keep(filters, target_labels(frozen.targets), prov, frozen.annotators):
+            if not _keep(filters, target_labels(frozen.targets), prov, frozen.annotators,
+                         raised.get(row.asset.id) if row.asset is not None else None):
                 skipped["filtered out"] += 1
                 continue
             sha = row.asset.sha256 if row.asset else None

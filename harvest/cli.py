@@ -79,9 +79,9 @@ def status() -> None:
 
 
 def _register_subcommands() -> None:
-    from harvest import cli_crawl, cli_dataset, cli_demo, cli_label
+    from harvest import cli_crawl, cli_dataset, cli_demo, cli_eval, cli_label
 
-    for module in (cli_crawl, cli_label, cli_dataset, cli_demo):
+    for module in (cli_crawl, cli_label, cli_dataset, cli_demo, cli_eval):
         module.register(app)
 
 
@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     except HarvestError as exc:
         _fail(exc)
     except Exception as exc:  # errors of our packages carry their own fix; show them without a traceback
-        if type(exc).__module__.split(".")[0] in {"storage", "scrapers", "annotation", "augment", "export", "harvest"}:
+        if type(exc).__module__.split(".")[0] in {"storage", "scrapers", "annotation", "augment", "export", "evaluate",
+                                                 "dashboard", "harvest"}:
             _fail(exc)
         raise
 

@@ -22,7 +22,7 @@ def _store():
 def create(
     name: Annotated[str, typer.Argument(help="New version name (never reused).")],
     project: Annotated[str, typer.Option("--project", "-p", help="Labeling project to freeze.")],
-    filter: Annotated[Optional[list[str]], typer.Option("--filter", help="KEY=VALUE: label, source, licence, robots, annotator.")] = None,
+    filter: Annotated[Optional[list[str]], typer.Option("--filter", help="KEY=VALUE: label, source, licence, robots, annotator, quality (ok, FLAG, no-FLAG).")] = None,
     split: Annotated[str, typer.Option(help="train,val,test ratios.")] = "0.8,0.1,0.1",
     seed: Annotated[int, typer.Option(help="Seed of the split and the augmentations.")] = 0,
     group_by: Annotated[str, typer.Option("--group-by", help="near-dup, page, domain or field:NAME.")] = "near-dup",

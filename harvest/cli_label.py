@@ -88,12 +88,32 @@ def register(app: typer.Typer) -> None:
         project: str = typer.Argument(...),
         limit: Optional[int] = typer.Option(None, help="At most this many new samples."),
         predictions: Optional[Path] = typer.Option(None, help="JSON {sample key: [targets]} pre-annotations."),
+        order: Optional[str] = typer.Option(None, help="uncertainty: least certain first (needs --model)."),
+        model: Optional[str] = typer.Option(None, help="Model whose stored predictions pre-annotate (harvest predictions import)."),
     ) -> None:
         """Send samples not yet in Label Studio, in bulk, idempotently."""
         from annotation import push
         from annotation.errors import LabelError
 
         _quiet_secrets()
+        if order not in (None, "uncertainty") or (order and not model):
+            raise LabelError(f"--order {order!r}: the only order is `uncertainty`, with --model NAME.")
+        if model is not None:
+            from annotation.connect import client_for
+            from annotation.projects import load_project
+            from evaluate.active import uncertainty_predictions, use_uncertainty_sampling
+
+            st = store()
+            report = push(st, project, uncertainty_predictions(st, model), limit)
+            if order == "uncertainty":
+                client = client_for(st.settings)
+                try:
+                    use_uncertainty_sampling(client, load_project(st, project).ls_project_id)
+                finally:
+                    client.close()
+            console.print(f"pushed {report.imported} task(s) with {report.predictions} prediction(s) of {model!r}"
+                          + ("; Label Studio shows the least certain first" if order else ""))
+            return
         preds = None
         if predictions is not None:
             try:

@@ -37,6 +37,7 @@ class CrawlConfig(BaseModel):
     heartbeat_seconds: float = Field(default=15.0, gt=0)
     stale_after_seconds: float = Field(default=300.0, gt=0)  # a running run without heartbeat this long is dead
     demo_url: str = f"http://127.0.0.1:{DEMO_PORT}/"  # where the built-in `demo` source crawls
+    quality_thresholds: dict[str, float] = Field(default_factory=dict)  # storage/quality.py Thresholds overrides
 
 
 class SourceConfig(BaseModel):

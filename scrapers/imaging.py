@@ -26,7 +26,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scrapers.errors import ImageRejected
 
 ORIENTATION = 0x0112
-# JPEG draft: decode with libjpeg's DCT scaling straight to greyscale at >= this size, then pHash
+# JPEG draft: decode with libjpeg's DCT scaling, in YCbCr (its luma plane is exactly libjpeg's greyscale output:
+# identical pixels and pHash on all 119 demo photos), at >= this size, then pHash
 # resizes to 32x32. Checked in tests/scrapers/test_imaging.py::test_draft_phash_agrees_with_full_decode
 # against the full-decode hash: equal for 114 of the demo site's 119 photos and 57 of 60 synthetic ones,
 # never more than 2 bits apart (far inside the near-dup threshold), ~2.8x faster. Smaller drafts
@@ -63,6 +64,7 @@ class ImageFacts:
     def rewritten(self) -> bool:
         """`data` differs from the downloaded body."""
         return self.transposed or self.normalized
+    quality: dict[str, float] | None = None  # scrapers/quality.py measures, when taken at ingest
 
 
 def signed64(value: int) -> int:
@@ -112,7 +114,7 @@ def _failed(exc: Exception) -> ImageRejected:
 def _decode(image: Image.Image, *, draft: bool) -> Image.Image:
     try:
         if draft:
-            image.draft("L", DRAFT_SIZE)
+            image.draft("YCbCr", DRAFT_SIZE)  # luma is what libjpeg's greyscale output is; chroma for quality
         image.load()
     except Exception as exc:  # noqa: BLE001 - every decoder failure is a bad file
         raise _failed(exc) from None
@@ -179,8 +181,11 @@ def to_8bit(image: Image.Image) -> Image.Image:
     return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, opaque palette
 
 
-def inspect_image(body: bytes, limits: Limits = Limits(), *, use_draft: bool = True) -> ImageFacts:
-    """Validate `body` as an image and return what to store; raise ImageRejected(reason) otherwise."""
+def inspect_image(body: bytes, limits: Limits = Limits(), *, use_draft: bool = True, quality: bool = False) -> ImageFacts:
+    """Validate `body` as an image and return what to store; raise ImageRejected(reason) otherwise.
+
+    With `quality`, the decoded pixels are also measured (scrapers/quality.py); a measuring failure
+    leaves `quality` None and never rejects the image."""
     if not body:
         raise ImageRejected("empty", "the response body is empty")
     if len(body) > limits.max_bytes:
@@ -223,4 +228,14 @@ def inspect_image(body: bytes, limits: Limits = Limits(), *, use_draft: bool = T
         source_mode=source_mode,
         frames=frames,
         normalized=normalized,
+        quality=_measure(image, width, height) if quality else None,
     )
+
+
+def _measure(image: Image.Image, width: int, height: int) -> dict[str, float] | None:
+    from scrapers.quality import measure_image
+
+    try:
+        return measure_image(image, width, height)
+    except Exception:  # noqa: BLE001 - quality is never a reason to fail ingest
+        return None

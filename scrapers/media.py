@@ -74,6 +74,7 @@ class HarvestMediaPipeline(FilesPipeline):
     DEFAULT_FILES_URLS_FIELD = "image_urls"
     DEFAULT_FILES_RESULT_FIELD = "images"
     LOG_FAILED_RESULTS = False
+    measure_quality = True  # HARVEST_QUALITY_AT_INGEST
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HarvestMediaPipeline:
@@ -82,6 +83,7 @@ class HarvestMediaPipeline(FilesPipeline):
         blob_dir = crawler.settings.get("HARVEST_DATA_DIR") or hs.data_dir
         pipeline = cls(str(blob_dir), crawler=crawler)
         pipeline.workers = IngestPool(crawler.settings.getint("HARVEST_IMAGE_WORKERS", min(4, os.cpu_count() or 1)))
+        pipeline.measure_quality = crawler.settings.getbool("HARVEST_QUALITY_AT_INGEST", True)
         return pipeline
 
     def open_spider(self) -> None:
@@ -142,7 +144,8 @@ class HarvestMediaPipeline(FilesPipeline):
             raise MediaRefused("noimageai", f"{url} sends X-Robots-Tag: {x_robots}")
         self.inc_stats("downloaded")
         try:
-            facts = await self.workers.run(response.body, self.ctx.limits, self.ctx.blobs.location)
+            facts = await self.workers.run(response.body, self.ctx.limits, self.ctx.blobs.location,
+                                          self.measure_quality)
         except ImageRejected as exc:
             raise MediaRefused(exc.reason, exc.detail) from None
         self.ctx.blobs.written()
@@ -154,7 +157,7 @@ class HarvestMediaPipeline(FilesPipeline):
             "url": url, "path": self.ctx.blobs.relpath(facts.sha256), "checksum": facts.sha256,
             "status": "downloaded", "sha256": facts.sha256, "mime": facts.mime, "width": facts.width,
             "height": facts.height, "bytes": len(facts.data), "phash": facts.phash,
-            "source_mode": facts.source_mode, "frames": facts.frames,
+            "source_mode": facts.source_mode, "frames": facts.frames, "quality": facts.quality,
             "http_status": response.status, "etag": _header(response, "ETag"),
             "last_modified": _header(response, "Last-Modified"),
             "fetched_at": datetime.now(timezone.utc),

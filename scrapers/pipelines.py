@@ -27,6 +27,7 @@ from scrapers.neardup_shared import SharedNearDupIndex
 from storage import collect as q
 from storage.base import utcnow
 from storage.engine import session_scope
+from storage.quality import insert_quality
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ class StorePipeline:
 
     def _write_assets(self, session, batch: list[dict[str, Any]], staged: _Staged) -> dict[str, int]:
         rows: dict[str, dict[str, Any]] = {}
+        quality: dict[str, dict[str, float]] = {}
         for item in batch:
             for image in item.get("images") or []:
                 sha = image.get("sha256")
@@ -183,9 +185,13 @@ class StorePipeline:
                     "bytes": image["bytes"], "phash": image["phash"], "blob_path": image["path"],
                     "source_mode": image.get("source_mode"), "frames": image.get("frames") or 1,
                 }
+                if image.get("quality"):
+                    quality[sha] = image["quality"]
         if not rows:
             return {}
         ids, new = q.insert_assets(session, list(rows.values()))
+        insert_quality(session, [{"asset_id": ids[sha], **measures} for sha in new
+                                 if (measures := quality.get(sha)) is not None])
         staged.stats["duplicates"] += len(rows) - len(new)
         staged.stats["images_stored"] += len(new)
         assignments: dict[int, int] = {}

@@ -46,11 +46,13 @@ def _ready() -> bool:
     return True
 
 
-def ingest(body: bytes, limits: Limits, blob_root: str, parent: int | None = None) -> ImageFacts:
-    """Validate, normalise and store one image; the returned facts omit bytes the caller already has."""
+def ingest(body: bytes, limits: Limits, blob_root: str, quality: bool = False,
+           parent: int | None = None) -> ImageFacts:
+    """Validate, normalise and store one image (and measure its quality when asked); the returned
+    facts omit bytes the caller already has."""
     if parent is not None and os.getppid() != parent:
         os._exit(1)  # orphaned (no parent-death signal on this platform): stop, the crawl is gone
-    facts = inspect_image(body, limits)
+    facts = inspect_image(body, limits, quality=quality)
     store = _STORES.get(blob_root) or _STORES.setdefault(blob_root, crawl_blobs(blob_root))
     store.put_hashed(facts.data, facts.sha256)
     return facts if facts.rewritten else replace(facts, data=b"")
@@ -67,11 +69,11 @@ class IngestPool:
                                             initargs=(os.getpid(),))
             self.pool.submit(_ready).result()  # fork every worker now
 
-    async def run(self, body: bytes, limits: Limits, blob_root: str) -> ImageFacts:
+    async def run(self, body: bytes, limits: Limits, blob_root: str, quality: bool = False) -> ImageFacts:
         if self.pool is None:
-            facts = await maybe_deferred_to_future(deferToThread(ingest, body, limits, blob_root))
+            facts = await maybe_deferred_to_future(deferToThread(ingest, body, limits, blob_root, quality))
         else:
-            future = self.pool.submit(ingest, body, limits, blob_root, self.parent)
+            future = self.pool.submit(ingest, body, limits, blob_root, quality, self.parent)
             if is_asyncio_available():
                 facts = await asyncio.wrap_future(future)
             else:

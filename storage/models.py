@@ -4,9 +4,10 @@ from __future__ import annotations
 from storage.base import Base
 from storage.collect_models import Asset, CrawlRun, ImageRejection, Item, ItemAsset, NearDupCluster, Source
 from storage.dataset_models import DatasetVersion, Export, VersionMember
+from storage.eval_models import AssetQuality, ModelPrediction
 from storage.label_models import Annotation, LabelingProject, Prediction, Task
 
 __all__ = [
-    "Annotation", "Asset", "Base", "CrawlRun", "DatasetVersion", "Export", "ImageRejection", "Item", "ItemAsset",
-    "LabelingProject", "NearDupCluster", "Prediction", "Source", "Task", "VersionMember",
+    "Annotation", "Asset", "AssetQuality", "Base", "CrawlRun", "DatasetVersion", "Export", "ImageRejection", "Item", "ItemAsset",
+    "LabelingProject", "ModelPrediction", "NearDupCluster", "Prediction", "Source", "Task", "VersionMember",
 ]
