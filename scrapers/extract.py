@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector, SelectorList
 
@@ -16,6 +16,24 @@ LAZY_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-s
               "data-full-src", "data-large", "data-image", "data-img", "data-bg", "data-background")
 BACKGROUND = re.compile(r"background(?:-image)?\s*:[^;]*url\(\s*(['\"]?)(.*?)\1\s*\)", re.I)
 _SPACE = re.compile(r"\s+")
+
+
+def join(base_url: str, value: str) -> str:
+    """`value` resolved against `base_url`; a URL that cannot be parsed (`http://[::1`) is kept as written,
+    so that the image pipeline refuses that one URL with its reason instead of the page failing."""
+    value = value.strip()
+    try:
+        return urljoin(base_url, value)
+    except ValueError:
+        return value
+
+
+def looks_like_image(url: str) -> bool:
+    """Whether a URL names an image file by its extension (the path, not the query)."""
+    try:
+        return bool(IMAGE_EXT.search(urlsplit(url).path))
+    except ValueError:
+        return False
 
 
 def select(sel: Selector | SelectorList, query: str) -> SelectorList:
@@ -42,8 +60,8 @@ def links(sel: Selector, query: str, base_url: str) -> list[str]:
     out: list[str] = []
     for match in select(sel, query):
         value = match.root if isinstance(match.root, str) else match.attrib.get("href")
-        if value and not value.startswith(("javascript:", "mailto:", "#")):
-            out.append(urljoin(base_url, value.strip()))
+        if value and _usable(value) and not value.strip().lower().startswith(("mailto:", "tel:", "#")):
+            out.append(join(base_url, value))
     return list(dict.fromkeys(out))
 
 
@@ -66,16 +84,16 @@ def largest_from_srcset(srcset: str) -> str | None:
 
 
 def _usable(url: str | None) -> bool:
-    return bool(url) and not url.strip().startswith(("data:", "javascript:", "about:"))
+    return bool(url) and not url.strip().lower().startswith(("data:", "javascript:", "about:"))
 
 
 def _element_images(el) -> Iterator[str]:
     """Image URLs one element carries, best first: full-size links, srcset, lazy/data-*, src, background."""
     tag = el.tag if isinstance(el.tag, str) else ""
     attrs = el.attrib
-    if tag == "a":
+    if tag == "a":  # the full-size image only when the link names an image file, never `#` or a page
         href = attrs.get("href")
-        if _usable(href) and (IMAGE_EXT.search(href) or el.find(".//img") is not None):
+        if _usable(href) and looks_like_image(href.strip()):
             yield href
         return
     for name in ("data-srcset", "srcset"):
@@ -107,7 +125,7 @@ def image_urls(sel: Selector, queries: list[str], base_url: str) -> list[str]:
     for query in queries:
         for match in select(sel, query):
             if isinstance(match.root, str):
-                out.append(urljoin(base_url, match.root.strip()))
+                out.append(join(base_url, match.root))
                 continue
             skip: set = set()
             for el in match.root.iter():
@@ -115,7 +133,7 @@ def image_urls(sel: Selector, queries: list[str], base_url: str) -> list[str]:
                     continue
                 found = list(_element_images(el))
                 if found:
-                    out.append(urljoin(base_url, found[0].strip()))
+                    out.append(join(base_url, found[0]))
                     if el.tag == "a":
                         skip.update(el.iter())
     return list(dict.fromkeys(out))
@@ -153,7 +171,7 @@ def licence_of(sel: Selector, base_url: str) -> tuple[str | None, str | None]:
         "//*[self::a or self::link][contains(concat(' ', normalize-space(@rel), ' '), ' license ')]/@href"
     ).get()
     if licence:
-        licence = urljoin(base_url, licence.strip())
+        licence = join(base_url, licence)
     for name in ("license", "dc.rights", "dcterms.license", "dc.license", "og:license"):
         if licence:
             break

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import scrapy
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from w3lib.url import canonicalize_url
 
 from scrapers.extract import licence_of
@@ -49,7 +49,7 @@ def page_item(
 
     `licence`/`attribution` are the source's defaults, used when the page declares none.
     """
-    found_licence, found_attribution = licence_of(response, response.url) if hasattr(response, "css") else (None, None)
+    found_licence, found_attribution = licence_of(response, response.url) if isinstance(response, TextResponse) else (None, None)
     referrer = response.request.headers.get("Referer") if response.request is not None else None
     x_robots = [v.decode("latin-1").lower() for v in response.headers.getlist("X-Robots-Tag")]
     return PageItem(

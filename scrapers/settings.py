@@ -25,7 +25,10 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 HARVEST_THROTTLE_LOOPBACK = False
 DOWNLOAD_SLOTS = {host: {"delay": 0.0} for host in ("127.0.0.1", "localhost", "::1")}
-DOWNLOADER_MIDDLEWARES = {"scrapers.middlewares.LoopbackUnthrottled": 50}
+DOWNLOADER_MIDDLEWARES = {
+    "scrapers.middlewares.LoopbackUnthrottled": 50,
+    "scrapers.failures.FailureRecorder": 60,  # before RetryMiddleware (550): sees only final failures
+}
 DOWNLOAD_TIMEOUT = 60
 RETRY_TIMES = 2
 MEDIA_ALLOW_REDIRECTS = True

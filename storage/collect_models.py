@@ -41,7 +41,7 @@ class CrawlRun(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running|succeeded|failed
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|succeeded|empty|failed|cancelled
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
