@@ -51,6 +51,8 @@ class SourceConfig(BaseModel):
     item_pattern: str | None = None  # regex: a page whose URL matches is parsed as an item
     fields: dict[str, str] = Field(default_factory=dict)  # name -> selector (text of the matches)
     images: list[str] = Field(default_factory=list)  # containers/elements holding the item's images
+    records: str | None = None  # selector: each match on an item page is one item (a product card, a figure)
+    record_key: str | None = None  # selector inside a record for its identity; default its first image URL
     respect_noai: bool = False  # honour `X-Robots-Tag: noai / noimageai`
     revalidate_images: bool = False  # conditional GET of known image URLs instead of skipping them
     sitemap_urls: list[str] = Field(default_factory=list)  # sitemaps (or robots.txt) listing the pages
@@ -96,6 +98,9 @@ class SourceConfig(BaseModel):
                 check_selector(f"{key}[{i}]", query)
         for name, query in self.fields.items():
             check_selector(f"fields.{name}", query)
+        for key in ("records", "record_key"):
+            if getattr(self, key) is not None:
+                check_selector(key, getattr(self, key))
         return self
 
     def scrapy_limits(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class PageItem(scrapy.Item):
     text = scrapy.Field()
     fields = scrapy.Field()
     image_urls = scrapy.Field()
+    image_text = scrapy.Field()  # {image URL: {"alt", "title", "caption"}} what the page says about each
     images = scrapy.Field()  # filled by the media pipeline
     rejected = scrapy.Field()  # image URLs refused by the media pipeline, with the reason
 
@@ -42,6 +43,7 @@ def page_item(
     text: str | None = None,
     fields: dict | None = None,
     image_urls: list[str] | None = None,
+    image_text: dict[str, dict] | None = None,
     licence: str | None = None,
     attribution: str | None = None,
 ) -> PageItem:
@@ -68,4 +70,5 @@ def page_item(
         text=text,
         fields=fields or {},
         image_urls=image_urls or [],
+        image_text=image_text or {},
     )

@@ -130,6 +130,10 @@ class ItemAsset(Base):
     http_status: Mapped[int | None]
     etag: Mapped[str | None] = mapped_column(String(512))
     last_modified: Mapped[str | None] = mapped_column(String(128))
+    # what the page says about this image: a label source for image-text datasets
+    alt: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    caption: Mapped[str | None] = mapped_column(Text)  # <figcaption>, or the record's `caption` field
 
     item: Mapped[Item] = relationship(back_populates="links")
     asset: Mapped[Asset] = relationship(back_populates="links")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.spiders import SitemapSpider
 
 from scrapers.config import SourceConfig
-from scrapers.extract import image_urls, links, looks_like_image, text_of
+from scrapers.extract import found_images, links, looks_like_image, select, text_of
 from scrapers.items import PageItem, page_item
 
 
@@ -79,16 +80,34 @@ class ConfigSpider(SitemapSpider):
             yield from self.items_from(response)
 
     def items_from(self, response: TextResponse) -> Iterator[PageItem]:
-        yield self.item_from(response)
+        """One item per page, or with `records` one per record on it (fields and images relative to it)."""
+        if not self.source.records:
+            yield self.item_from(response, response)
+            return
+        seen: set[str] = set()
+        for index, record in enumerate(select(response, self.source.records)):
+            item = self.item_from(response, record)
+            key = (text_of(record, self.source.record_key) if self.source.record_key else None) \
+                or (item["image_urls"][0] if item["image_urls"] else str(index + 1))
+            if key in seen:  # the same record twice on a page: stored once
+                continue
+            seen.add(key)
+            item["url"] = f"{item['url']}#record={quote(key, safe='/:')}"
+            self.crawler.stats.inc_value("harvest/records")
+            yield item
 
-    def item_from(self, response: TextResponse) -> PageItem:
-        fields = {name: text_of(response, query) for name, query in self.source.fields.items()}
+    def item_from(self, response: TextResponse, scope) -> PageItem:
+        fields = {name: text_of(scope, query) for name, query in self.source.fields.items()}
+        found = found_images(scope, self.source.images, response.url)
+        caption = fields.get("caption")
+        words = {url: {**said, "caption": said.get("caption") or caption} for url, _rule, said in found}
         return page_item(
             response,
             title=fields.get("title"),
             text=fields.get("description") or fields.get("text"),
             fields=fields,
-            image_urls=image_urls(response, self.source.images, response.url),
+            image_urls=[url for url, _rule, _said in found],
+            image_text=words,
             licence=self.source.licence,
             attribution=self.source.attribution,
         )
