@@ -60,9 +60,10 @@ def register(app: typer.Typer) -> None:
     def runs_cmd(
         source: Optional[str] = typer.Argument(None, help="Only this source."),
         limit: int = typer.Option(20, help="How many runs to show, newest first."),
+        run: Optional[int] = typer.Option(None, "--run", help="Only this run, with every failed URL listed."),
     ) -> None:
         """Crawl run history: status, times, pages, items, images, duplicates, drops, errors."""
-        console.print(_runs_table(source, limit=limit))
+        console.print(_runs_table(source, limit=limit, run_id=run, full=run is not None))
 
     @app.command("schedule")
     def schedule_cmd(
@@ -102,7 +103,7 @@ def _table(title: str, cols: tuple[str, ...], left: tuple[str, ...]):
     return table
 
 
-def _runs_table(source: str | None, *, limit: int, run_id: int | None = None):
+def _runs_table(source: str | None, *, limit: int, run_id: int | None = None, full: bool = False):
     """Two tables that fit 80 columns: the runs (status, times, pages, items, errors) and their images
     (stored, known, duplicates, near-duplicates, dropped by reason)."""
     from rich.console import Group
@@ -128,7 +129,7 @@ def _runs_table(source: str | None, *, limit: int, run_id: int | None = None):
             for run, name in session.execute(stmt):
                 stats = run.stats or {}
                 get = lambda key: str(stats.get(key, "-"))  # noqa: E731
-                colour = {"succeeded": "green", "failed": "red", "running": "yellow"}.get(run.status, "magenta")
+                colour = {"succeeded": "green", "failed": "red", "empty": "red", "running": "yellow"}.get(run.status, "magenta")
                 runs.add_row(str(run.id), name, f"[{colour}]{run.status}[/]", _fmt_time(run.started_at),
                              _fmt_time(run.finished_at, "%H:%M:%S"), get("pages"), get("items"), get("items_new"),
                              get("items_gone"), get("errors"))
@@ -141,8 +142,41 @@ def _runs_table(source: str | None, *, limit: int, run_id: int | None = None):
                                  + ", ".join(f"{code} x{n}" for code, n in failed.items()))
                 if run.error:
                     notes.append(f"run {run.id}: {run.error}")
+                notes.extend(_run_notes(session, run, stats, full))
     finally:
         st.close()
     runs.caption = "\n".join(notes) or None
     images.caption = "stored: new assets; known: stored before, not fetched again; dups: same bytes as a stored image"
     return Group(runs, images)
+
+
+def _run_notes(session, run, stats: dict, full: bool) -> list[str]:
+    """What a run's table rows cannot say: the limit that ended it, the URLs it failed on, image hosts
+    outside allowed_domains it fetched from, refusals, and items stored without a licence."""
+    from sqlalchemy import func, select
+
+    from storage.collect_models import Item
+
+    notes = []
+    if stats.get("limit_reached"):
+        notes.append(f"run {run.id}: stopped at its limit `{stats['limit_reached']}` (raise it in the source's "
+                     f"table); items not reached are not marked gone")
+    failed = stats.get("failed_urls") or []
+    if failed:
+        shown = failed if full else failed[:5]
+        more = "" if len(shown) == len(failed) else f" (and {len(failed) - len(shown)} more: --run {run.id})"
+        notes.append(f"run {run.id}: failed URLs{more}:\n  " + "\n  ".join(shown))
+    hosts = (stats.get("url_policy") or {}).get("offsite_image_hosts") or {}
+    if hosts:
+        notes.append(f"run {run.id}: images fetched from hosts outside allowed_domains: "
+                     + ", ".join(f"{host} x{n}" for host, n in hosts.items()))
+    refused = (stats.get("url_policy") or {}).get("refused") or {}
+    if refused:
+        notes.append(f"run {run.id}: requests refused by the URL policy: "
+                     + ", ".join(f"{why} x{n}" for why, n in refused.items()))
+    unlicensed = session.scalar(select(func.count(Item.id)).where(Item.last_crawl_run_id == run.id,
+                                                                  Item.licence.is_(None)))
+    if unlicensed:
+        notes.append(f"run {run.id}: {unlicensed} item(s) without a licence (set `licence` on the source "
+                     f"if the site states one)")
+    return notes

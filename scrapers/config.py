@@ -18,6 +18,9 @@ HOST_ENTRY = re.compile(r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9
 
 def _has_port(entry: str) -> bool:
     return entry.count(":") == 1 or (entry.startswith("[") and "]:" in entry)
+DEFAULT_MAX_PAGES = 20_000  # pages (responses) per run
+DEFAULT_MAX_DEPTH = 16  # links away from a start URL
+DEFAULT_MAX_SECONDS = 6 * 3600.0
 
 
 class CrawlConfig(BaseModel):
@@ -57,8 +60,16 @@ class SourceConfig(BaseModel):
     item_pattern: str | None = None  # regex: a page whose URL matches is parsed as an item
     fields: dict[str, str] = Field(default_factory=dict)  # name -> selector (text of the matches)
     images: list[str] = Field(default_factory=list)  # containers/elements holding the item's images
+    records: str | None = None  # selector: each match on an item page is one item (a product card, a figure)
+    record_key: str | None = None  # selector inside a record for its identity; default its first image URL
     respect_noai: bool = False  # honour `X-Robots-Tag: noai / noimageai`
     revalidate_images: bool = False  # conditional GET of known image URLs instead of skipping them
+    sitemap_urls: list[str] = Field(default_factory=list)  # sitemaps (or robots.txt) listing the pages
+    sitemap_rules: list[str] = Field(default_factory=list)  # regexes: only sitemap URLs matching one are parsed
+    # limits that end a trap (an endless calendar, faceted search); Scrapy's CLOSESPIDER_* and DEPTH_LIMIT
+    max_pages: int = Field(default=DEFAULT_MAX_PAGES, ge=0)  # 0 = no limit
+    max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=0)
+    max_seconds: float = Field(default=DEFAULT_MAX_SECONDS, ge=0)
     settings: dict[str, Any] = Field(default_factory=dict)  # Scrapy setting overrides for this source
 
     @field_validator("schedule")
@@ -90,12 +101,35 @@ class SourceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _spider_or_start_urls(self) -> SourceConfig:
-        if not self.spider and not self.start_urls:
+        if not self.spider and not self.start_urls and not self.sitemap_urls:
             raise ValueError(
-                "a source needs `start_urls` (the config-driven spider) or `spider` (a Python spider); "
-                "add start_urls = [\"https://...\"]"
+                "a source needs `start_urls` or `sitemap_urls` (the config-driven spider) or `spider` "
+                "(a Python spider); add start_urls = [\"https://...\"]"
             )
         return self
+
+    @model_validator(mode="after")
+    def _compiled(self) -> SourceConfig:
+        """Every selector and regex compiled now, so a typo fails here with its key, not as an empty crawl."""
+        from scrapers.selectors import check_regex, check_selector
+
+        check_regex("item_pattern", self.item_pattern)
+        for i, rule in enumerate(self.sitemap_rules):
+            check_regex(f"sitemap_rules[{i}]", rule)
+        for key in ("follow", "item_links", "images"):
+            for i, query in enumerate(getattr(self, key)):
+                check_selector(f"{key}[{i}]", query)
+        for name, query in self.fields.items():
+            check_selector(f"fields.{name}", query)
+        for key in ("records", "record_key"):
+            if getattr(self, key) is not None:
+                check_selector(key, getattr(self, key))
+        return self
+
+    def scrapy_limits(self) -> dict[str, Any]:
+        """The crawl limits as Scrapy settings (0 switches a limit off, as in Scrapy)."""
+        return {"CLOSESPIDER_PAGECOUNT": self.max_pages, "DEPTH_LIMIT": self.max_depth,
+                "CLOSESPIDER_TIMEOUT": self.max_seconds}
 
     @property
     def kind(self) -> str:

@@ -32,3 +32,7 @@ class ImageRejected(CollectError):
 
     def __reduce__(self):  # raised in worker processes: pickle with both arguments
         return (type(self), (self.reason, self.detail))
+
+
+class CheckFailed(CollectError):
+    """`harvest source check` could not get a page to check (site down, not a page, a Python spider)."""

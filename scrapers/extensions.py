@@ -46,11 +46,37 @@ def run_stats(stats: dict[str, Any], gone: int = 0) -> dict[str, Any]:
         "pages_refused_before": sum(_counts(stats, "harvest/pages_refused_before/").values()),
         "url_policy": {"refused": _counts(stats, "urlpolicy/refused/"),
                        "offsite_image_hosts": _counts(stats, "urlpolicy/offsite_image_host/")},
+        "failed_urls": list(stats.get("harvest/failed_urls") or []),
+        "items_failed": get("items_failed"),
     }
 
 
 def _counts(stats: dict[str, Any], prefix: str) -> dict[str, int]:
     return {key[len(prefix):]: int(value) for key, value in sorted(stats.items()) if key.startswith(prefix)}
+
+
+LIMIT_REASONS = {"closespider_pagecount": "max_pages", "closespider_timeout": "max_seconds",
+                 "closespider_itemcount": "CLOSESPIDER_ITEMCOUNT", "closespider_errorcount": "CLOSESPIDER_ERRORCOUNT"}
+
+
+def outcome(reason: str, stats: dict[str, Any], flushed: bool) -> tuple[str, str | None]:
+    """(status, error) of a crawl that closed with `reason`: `succeeded`, `empty` (pages parsed, no item),
+    `failed` (nothing reached, or the crawl broke), `cancelled`. A crawl ended by a limit (`max_pages`,
+    `max_seconds`) succeeded with what it got; the limit is named in the run's stats."""
+    pages, items = int(stats.get("harvest/pages", 0)), int(stats.get("harvest/items_stored", 0))
+    if reason == "shutdown":
+        return "cancelled", f"crawl ended with reason {reason!r}"
+    if not flushed or (reason != "finished" and reason not in LIMIT_REASONS):
+        return "failed", f"crawl ended with reason {reason!r}"
+    first = "; ".join((stats.get("harvest/failed_urls") or [])[:3])
+    if not int(stats.get("response_received_count", 0)) or (not pages and first):
+        return "failed", ("reached nothing: " + (first or "no start URL answered")
+                          + ". Check the start URLs and that the site is up.")
+    if pages and not items:
+        hint = f" (failures: {first})" if first else ""
+        return "empty", (f"parsed {pages} page(s) but produced 0 items{hint}. Check item_pattern / item_links "
+                         f"(and allowed_domains) with `harvest source check NAME URL`.")
+    return "succeeded", None
 
 
 GONE_STATUSES = frozenset({"404", "410"})  # a page that answers "gone" is a result, not a failure
@@ -75,6 +101,8 @@ def missed_pages(stats: dict[str, Any]) -> list[str]:
                 missed.append(f"{failed} download(s) failed with {name}")
     if int(stats.get("spider_exceptions/count", 0)):
         missed.append(f"{int(stats['spider_exceptions/count'])} page(s) whose callback raised")
+    if int(stats.get("harvest/items_failed", 0)):
+        missed.append(f"{int(stats['harvest/items_failed'])} item(s) an item pipeline failed on")
     return missed
 
 
@@ -89,7 +117,12 @@ class CrawlRunExtension:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.item_error, signal=signals.item_error)
         return ext
+
+    def item_error(self, item, response, spider, failure) -> None:
+        """An item a pipeline raised on was not stored: its page must not be marked gone for that."""
+        self.crawler.stats.inc_value("harvest/items_failed")
 
     def spider_opened(self, spider) -> None:
         self.ctx = CrawlContext.of(self.crawler)
@@ -118,13 +151,16 @@ class CrawlRunExtension:
         if ctx is None:
             return
         stats = self.crawler.stats.get_stats()
-        finished = reason == "finished" and ctx.extra.get("flushed", False)
+        status, error = outcome(reason, stats, ctx.extra.get("flushed", False))
+        finished = reason == "finished" and status == "succeeded"  # a limit cut the crawl short: nothing gone
         missed = missed_pages(stats) if finished else []
         summary = run_stats(stats)
         summary["finish_reason"] = reason
         summary["missed_pages"] = missed
-        status = "succeeded" if finished else ("cancelled" if reason == "shutdown" else "failed")
-        error = None if finished else f"crawl ended with reason {reason!r}"
+        if reason in LIMIT_REASONS:
+            summary["limit_reached"] = LIMIT_REASONS[reason]
+            logger.warning("crawl run %s of %s stopped at its limit %s (%s); no item is marked gone",
+                           ctx.run_id, ctx.source_name, LIMIT_REASONS[reason], reason)
         gone = q.finish_run(ctx.sessions, ctx.run_id, status=status, stats=summary, error=error,
                             gone_source_id=ctx.source_id if finished and not missed else None)
         if gone is None:

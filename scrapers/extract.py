@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector, SelectorList
 
@@ -16,6 +16,24 @@ LAZY_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-s
               "data-full-src", "data-large", "data-image", "data-img", "data-bg", "data-background")
 BACKGROUND = re.compile(r"background(?:-image)?\s*:[^;]*url\(\s*(['\"]?)(.*?)\1\s*\)", re.I)
 _SPACE = re.compile(r"\s+")
+
+
+def join(base_url: str, value: str) -> str:
+    """`value` resolved against `base_url`; a URL that cannot be parsed (`http://[::1`) is kept as written,
+    so that the image pipeline refuses that one URL with its reason instead of the page failing."""
+    value = value.strip()
+    try:
+        return urljoin(base_url, value)
+    except ValueError:
+        return value
+
+
+def looks_like_image(url: str) -> bool:
+    """Whether a URL names an image file by its extension (the path, not the query)."""
+    try:
+        return bool(IMAGE_EXT.search(urlsplit(url).path))
+    except ValueError:
+        return False
 
 
 def select(sel: Selector | SelectorList, query: str) -> SelectorList:
@@ -42,8 +60,8 @@ def links(sel: Selector, query: str, base_url: str) -> list[str]:
     out: list[str] = []
     for match in select(sel, query):
         value = match.root if isinstance(match.root, str) else match.attrib.get("href")
-        if value and not value.startswith(("javascript:", "mailto:", "#")):
-            out.append(urljoin(base_url, value.strip()))
+        if value and _usable(value) and not value.strip().lower().startswith(("mailto:", "tel:", "#")):
+            out.append(join(base_url, value))
     return list(dict.fromkeys(out))
 
 
@@ -66,59 +84,89 @@ def largest_from_srcset(srcset: str) -> str | None:
 
 
 def _usable(url: str | None) -> bool:
-    return bool(url) and not url.strip().startswith(("data:", "javascript:", "about:"))
+    return bool(url) and not url.strip().lower().startswith(("data:", "javascript:", "about:"))
 
 
-def _element_images(el) -> Iterator[str]:
-    """Image URLs one element carries, best first: full-size links, srcset, lazy/data-*, src, background."""
+def _element_images(el) -> Iterator[tuple[str, str]]:
+    """(image URL, rule) one element carries, best first: full-size links, srcset, lazy/data-*, src, background."""
     tag = el.tag if isinstance(el.tag, str) else ""
     attrs = el.attrib
-    if tag == "a":
+    if tag == "a":  # the full-size image only when the link names an image file, never `#` or a page
         href = attrs.get("href")
-        if _usable(href) and (IMAGE_EXT.search(href) or el.find(".//img") is not None):
-            yield href
+        if _usable(href) and looks_like_image(href.strip()):
+            yield href, "a[href] to an image"
+        return
+    if tag == "picture":  # one image: the largest candidate of its <source>s, else its <img>
+        for child in el.iter("source", "img"):
+            if child is not el and (found := next(_element_images(child), None)):
+                yield found[0], f"picture > {found[1]}"
+                return
         return
     for name in ("data-srcset", "srcset"):
         if attrs.get(name) and (best := largest_from_srcset(attrs[name])):
-            yield best
+            yield best, f"{tag}[{name}] largest"
             return
     for name in LAZY_ATTRS:
         if name != "data-srcset" and _usable(attrs.get(name)):
-            yield attrs[name]
+            yield attrs[name], f"{tag}[{name}]"
             return
     if tag == "img" and _usable(attrs.get("src")):
-        yield attrs["src"]
+        yield attrs["src"], "img[src]"
         return
     if (match := BACKGROUND.search(attrs.get("style", ""))) and _usable(match.group(2)):
-        yield match.group(2)
+        yield match.group(2), f"{tag}[style] background"
         return
     for name, value in attrs.items():
         if name.startswith("data-") and _usable(value) and IMAGE_EXT.search(value):
-            yield value
+            yield value, f"{tag}[{name}]"
             return
 
 
-def image_urls(sel: Selector, queries: list[str], base_url: str) -> list[str]:
-    """Absolute image URLs inside the elements `queries` match, in document order, without repeats.
+def _clean(value: str | None) -> str | None:
+    text = _SPACE.sub(" ", value or "").strip()
+    return text or None
 
-    An `<a href>` around a thumbnail stands for its full-size image: the thumbnail inside is skipped.
-    """
-    out: list[str] = []
+
+def words_of(el) -> dict[str, str | None]:
+    """What the page says about the image `el` stands for: alt text, title, and the `<figcaption>` of the
+    `<figure>` around it."""
+    img = el if el.tag == "img" else next(iter(el.iter("img")), None)
+    alt = _clean(img.get("alt")) if img is not None else None
+    title = _clean(el.get("title") or (img.get("title") if img is not None else None))
+    caption = None
+    for parent in el.iterancestors("figure"):
+        caption = next((_clean(" ".join(fc.itertext())) for fc in parent.iter("figcaption")), None)
+        break
+    return {"alt": alt, "title": title, "caption": caption}
+
+
+def found_images(sel: Selector | SelectorList, queries: list[str], base_url: str) -> list[tuple[str, str, dict]]:
+    """(absolute image URL, rule that found it, words about it) inside the elements `queries` match, in
+    document order, first find per URL. An `<a href>` to an image around a thumbnail stands for its
+    full-size image: the thumbnail inside is skipped."""
+    out: dict[str, tuple[str, str, dict]] = {}
     for query in queries:
         for match in select(sel, query):
             if isinstance(match.root, str):
-                out.append(urljoin(base_url, match.root.strip()))
+                url = join(base_url, match.root)
+                out.setdefault(url, (url, f"{query!r} value", {}))
                 continue
             skip: set = set()
             for el in match.root.iter():
-                if el in skip:
+                if el in skip or not isinstance(el.tag, str):
                     continue
                 found = list(_element_images(el))
                 if found:
-                    out.append(urljoin(base_url, found[0].strip()))
-                    if el.tag == "a":
+                    url = join(base_url, found[0][0])
+                    out.setdefault(url, (url, found[0][1], words_of(el)))
+                    if el.tag in ("a", "picture"):
                         skip.update(el.iter())
-    return list(dict.fromkeys(out))
+    return list(out.values())
+
+
+def image_urls(sel: Selector | SelectorList, queries: list[str], base_url: str) -> list[str]:
+    """Absolute image URLs inside the elements `queries` match, in document order, without repeats."""
+    return [url for url, _rule, _words in found_images(sel, queries, base_url)]
 
 
 def _json_ld(sel: Selector) -> Iterator[dict]:
@@ -153,7 +201,7 @@ def licence_of(sel: Selector, base_url: str) -> tuple[str | None, str | None]:
         "//*[self::a or self::link][contains(concat(' ', normalize-space(@rel), ' '), ' license ')]/@href"
     ).get()
     if licence:
-        licence = urljoin(base_url, licence.strip())
+        licence = join(base_url, licence)
     for name in ("license", "dc.rights", "dcterms.license", "dc.license", "og:license"):
         if licence:
             break

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import scrapy
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from w3lib.url import canonicalize_url
 
 from scrapers.extract import licence_of
@@ -26,6 +26,7 @@ class PageItem(scrapy.Item):
     text = scrapy.Field()
     fields = scrapy.Field()
     image_urls = scrapy.Field()
+    image_text = scrapy.Field()  # {image URL: {"alt", "title", "caption"}} what the page says about each
     images = scrapy.Field()  # filled by the media pipeline
     rejected = scrapy.Field()  # image URLs refused by the media pipeline, with the reason
 
@@ -42,6 +43,7 @@ def page_item(
     text: str | None = None,
     fields: dict | None = None,
     image_urls: list[str] | None = None,
+    image_text: dict[str, dict] | None = None,
     licence: str | None = None,
     attribution: str | None = None,
 ) -> PageItem:
@@ -49,7 +51,7 @@ def page_item(
 
     `licence`/`attribution` are the source's defaults, used when the page declares none.
     """
-    found_licence, found_attribution = licence_of(response, response.url) if hasattr(response, "css") else (None, None)
+    found_licence, found_attribution = licence_of(response, response.url) if isinstance(response, TextResponse) else (None, None)
     referrer = response.request.headers.get("Referer") if response.request is not None else None
     x_robots = [v.decode("latin-1").lower() for v in response.headers.getlist("X-Robots-Tag")]
     return PageItem(
@@ -68,4 +70,5 @@ def page_item(
         text=text,
         fields=fields or {},
         image_urls=image_urls or [],
+        image_text=image_text or {},
     )

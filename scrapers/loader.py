@@ -58,8 +58,12 @@ def spider_class(name: str, source: SourceConfig, crawl: CrawlConfig, known: dic
                 ) from None
     else:
         base = ConfigSpider
-    custom = {**politeness(crawl), **(getattr(base, "custom_settings", None) or {}), **source.settings}
+    custom = {**politeness(crawl), **source.scrapy_limits(), **(getattr(base, "custom_settings", None) or {}),
+              **source.settings}
     attrs: dict[str, Any] = {"name": name, "source": source, "custom_settings": custom}
+    if base is ConfigSpider and source.sitemap_urls:
+        attrs["sitemap_urls"] = list(source.sitemap_urls)
+        attrs["sitemap_rules"] = [(rule, "parse_listed") for rule in source.sitemap_rules or [""]]
     if source.start_urls:
         attrs["start_urls"] = list(source.start_urls)
     if source.allowed_domains:

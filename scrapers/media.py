@@ -104,17 +104,37 @@ class HarvestMediaPipeline(FilesPipeline):
         self.crawler.stats.inc_value(f"harvest/{key}", n)
 
     def get_media_requests(self, item: Any, info) -> list[Request]:
-        requests = []
-        for url in ItemAdapter(item).get(self.files_urls_field) or []:
-            headers = {}
-            known = self.known.get(url)
-            if known and self.revalidate:
-                if known.etag:
-                    headers["If-None-Match"] = known.etag
-                if known.last_modified:
-                    headers["If-Modified-Since"] = known.last_modified
-            requests.append(Request(url, callback=NO_CALLBACK, headers=headers, meta={"allow_offsite": True, IMAGE_META: True}))
+        """One request per image URL; a URL no request can be made of (`http://[::1`, port 99999,
+        `javascript:`) is refused alone, with its reason, and taken out of the item's image URLs."""
+        adapter = ItemAdapter(item)
+        requests, urls, refused = [], [], []
+        for url in adapter.get(self.files_urls_field) or []:
+            try:
+                request = self._request(url)
+            except ValueError as exc:
+                self._stat("rejected/bad_url")
+                refused.append({"url": url, "reason": "bad_url",
+                                "detail": f"not a URL an image can be fetched from: {exc}"[:1000]})
+                logger.info("image refused (bad_url): %s %s", url, exc)
+                continue
+            urls.append(url)
+            requests.append(request)
+        if refused:
+            adapter[self.files_urls_field] = urls
+            adapter["rejected"] = [*(adapter.get("rejected") or []), *refused]
         return requests
+
+    def _request(self, url: str) -> Request:
+        """The image request (Scrapy refuses a malformed URL with ValueError), conditional with `revalidate_images`."""
+        headers = {}
+        known = self.known.get(url)
+        if known and self.revalidate:
+            if known.etag:
+                headers["If-None-Match"] = known.etag
+            if known.last_modified:
+                headers["If-Modified-Since"] = known.last_modified
+        return Request(url, callback=NO_CALLBACK, headers=headers,
+                       meta={"allow_offsite": True, IMAGE_META: True})
 
     def _known_info(self, url: str, status: str) -> dict[str, Any]:
         known = self.known[url]
@@ -193,5 +213,5 @@ class HarvestMediaPipeline(FilesPipeline):
                 logger.info("image refused (%s): %s %s", reason, url, detail)
                 rejected.append({"url": url, "reason": reason, "detail": detail[:1000]})
         adapter["images"] = images
-        adapter["rejected"] = rejected
+        adapter["rejected"] = [*(adapter.get("rejected") or []), *rejected]
         return item

@@ -248,8 +248,10 @@ class StorePipeline:
         seen: dict[tuple[int, str], dict[str, Any]] = {}
         for item in batch:
             item_id = item_ids[item["url"]]
+            words = item.get("image_text") or {}
             for position, image in enumerate(item.get("images") or []):
                 url = image["url"]
+                text = {key: (words.get(url) or {}).get(key) for key in q.LINK_TEXT}
                 first = self.url_items[url] if url in self.url_items else staged.url_items.setdefault(url, item_id)
                 if first != item_id and (item_id, url) not in fetched:
                     staged.stats["duplicate_urls"] += 1
@@ -257,11 +259,11 @@ class StorePipeline:
                     row = {"item_id": item_id, "asset_id": asset_ids.get(image["sha256"]) or self.assets[image["sha256"]],
                            "url": url, "position": position, "fetched_at": image["fetched_at"], "last_seen_at": now,
                            "http_status": image["http_status"], "etag": image["etag"],
-                           "last_modified": image["last_modified"]}
+                           "last_modified": image["last_modified"], **text}
                     fetched[(item_id, url)] = row
                 else:
                     seen[(item_id, url)] = {"item_id": item_id, "asset_id": image["asset_id"], "url": url,
-                                            "position": position, "last_seen_at": now}
+                                            "position": position, "last_seen_at": now, **text}
         q.upsert_links(session, list(fetched.values()), list(seen.values()))
 
     def _write_rejections(self, session, batch) -> None:

@@ -33,6 +33,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapers.urlpolicy.UrlPolicyMiddleware": 40,
     "scrapers.refusals.RememberedRefusals": 45,
     "scrapers.middlewares.LoopbackUnthrottled": 50,
+    "scrapers.failures.FailureRecorder": 60,  # before RetryMiddleware (550): sees only final failures
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
     "scrapers.refusals.SizedHttpCompression": 590,
 }

@@ -21,8 +21,10 @@ ITEM_UPDATE = (
     "page_url", "referrer", "fetched_at", "last_seen_at", "gone_at", "http_status", "etag",
     "last_modified", "robots_decision", "licence", "attribution", "title", "text", "fields", "last_crawl_run_id",
 )
-LINK_FULL_UPDATE = ("asset_id", "position", "fetched_at", "last_seen_at", "http_status", "etag", "last_modified")
-LINK_SEEN_UPDATE = ("asset_id", "position", "last_seen_at")
+LINK_TEXT = ("alt", "title", "caption")  # the page's words about an image, refreshed whenever it is seen
+LINK_FULL_UPDATE = ("asset_id", "position", "fetched_at", "last_seen_at", "http_status", "etag", "last_modified",
+                    *LINK_TEXT)
+LINK_SEEN_UPDATE = ("asset_id", "position", "last_seen_at", *LINK_TEXT)
 
 
 def upsert_source(session: Session, name: str, kind: str, config: dict[str, Any], schedule: str | None) -> int:

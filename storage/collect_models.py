@@ -41,7 +41,7 @@ class CrawlRun(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running|succeeded|failed
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|succeeded|empty|failed|cancelled
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
@@ -136,6 +136,10 @@ class ItemAsset(Base):
     http_status: Mapped[int | None]
     etag: Mapped[str | None] = mapped_column(String(512))
     last_modified: Mapped[str | None] = mapped_column(String(128))
+    # what the page says about this image: a label source for image-text datasets
+    alt: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    caption: Mapped[str | None] = mapped_column(Text)  # <figcaption>, or the record's `caption` field
 
     item: Mapped[Item] = relationship(back_populates="links")
     asset: Mapped[Asset] = relationship(back_populates="links")

@@ -2,57 +2,112 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import scrapy
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
+from scrapy.spiders import SitemapSpider
 
 from scrapers.config import SourceConfig
-from scrapers.extract import image_urls, links, text_of
+from scrapers.extract import found_images, links, looks_like_image, select, text_of
 from scrapers.items import PageItem, page_item
 
 
-class ConfigSpider(scrapy.Spider):
-    """Follows `follow` links (listings, pagination), parses pages reached by `item_links` or matching
-    `item_pattern` as items. Subclassed per source by `scrapers.loader` with the source's config."""
+class ConfigSpider(SitemapSpider):
+    """Follows `follow` links (listings, pagination), parses pages reached by `item_links`, matching
+    `item_pattern` or listed by a sitemap as items. Subclassed per source by `scrapers.loader` with the
+    source's config (and `sitemap_urls` / `sitemap_rules` from it, run by Scrapy's SitemapSpider)."""
 
     name = "config"  # never listed itself: the loader registers one subclass per source
     source: SourceConfig = SourceConfig.model_construct()  # replaced per source by the loader
+    sitemap_rules = [("", "parse_listed")]
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.source.start_urls:
             yield scrapy.Request(url, callback=self.parse)
+        async for request in super().start():  # the sitemaps, if any
+            yield request
 
     def _is_item(self, url: str) -> bool:
         return bool(self.source.item_pattern and re.search(self.source.item_pattern, url))
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+    def _request(self, url: str, callback) -> scrapy.Request | None:
+        if looks_like_image(url):  # an image is the media pipeline's to fetch, once, never a page
+            self.crawler.stats.inc_value("harvest/links_to_images_not_followed")
+            return None
+        try:
+            return scrapy.Request(url, callback=callback)
+        except ValueError:  # a malformed link costs that link alone
+            self.crawler.stats.inc_value("harvest/links_malformed")
+            return None
+
+    def _text(self, response: Response) -> bool:
         self.crawler.stats.inc_value("harvest/pages")
-        if not hasattr(response, "css"):
+        if isinstance(response, TextResponse):
+            return True
+        self.crawler.stats.inc_value("harvest/pages_not_text")  # an image or a PDF reached by a link
+        return False
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        if not self._text(response):
             return
         if self._is_item(response.url):
-            yield self.item_from(response)
+            yield from self.items_from(response)
+        yield from self._follow_links(response)
+
+    def parse_listed(self, response: Response) -> Iterator[Any]:
+        """A page listed by a sitemap: an item unless `item_pattern` says otherwise; its links followed."""
+        if not self._text(response):
+            return
+        if not self.source.item_pattern or self._is_item(response.url):
+            yield from self.items_from(response)
+        yield from self._follow_links(response)
+
+    def _follow_links(self, response: TextResponse) -> Iterator[scrapy.Request]:
         for query in self.source.follow:
             for url in links(response, query, response.url):
-                yield scrapy.Request(url, callback=self.parse)
+                if (request := self._request(url, self.parse)) is not None:
+                    yield request
         for query in self.source.item_links:
             for url in links(response, query, response.url):
-                yield scrapy.Request(url, callback=self.parse_item)
+                if (request := self._request(url, self.parse_item)) is not None:
+                    yield request
 
     def parse_item(self, response: Response) -> Iterator[PageItem]:
-        self.crawler.stats.inc_value("harvest/pages")
-        if hasattr(response, "css"):
-            yield self.item_from(response)
+        if self._text(response):
+            yield from self.items_from(response)
 
-    def item_from(self, response: Response) -> PageItem:
-        fields = {name: text_of(response, query) for name, query in self.source.fields.items()}
+    def items_from(self, response: TextResponse) -> Iterator[PageItem]:
+        """One item per page, or with `records` one per record on it (fields and images relative to it)."""
+        if not self.source.records:
+            yield self.item_from(response, response)
+            return
+        seen: set[str] = set()
+        for index, record in enumerate(select(response, self.source.records)):
+            item = self.item_from(response, record)
+            key = (text_of(record, self.source.record_key) if self.source.record_key else None) \
+                or (item["image_urls"][0] if item["image_urls"] else str(index + 1))
+            if key in seen:  # the same record twice on a page: stored once
+                continue
+            seen.add(key)
+            item["url"] = f"{item['url']}#record={quote(key, safe='/:')}"
+            self.crawler.stats.inc_value("harvest/records")
+            yield item
+
+    def item_from(self, response: TextResponse, scope) -> PageItem:
+        fields = {name: text_of(scope, query) for name, query in self.source.fields.items()}
+        found = found_images(scope, self.source.images, response.url)
+        caption = fields.get("caption")
+        words = {url: {**said, "caption": said.get("caption") or caption} for url, _rule, said in found}
         return page_item(
             response,
             title=fields.get("title"),
             text=fields.get("description") or fields.get("text"),
             fields=fields,
-            image_urls=image_urls(response, self.source.images, response.url),
+            image_urls=[url for url, _rule, _said in found],
+            image_text=words,
             licence=self.source.licence,
             attribution=self.source.attribution,
         )

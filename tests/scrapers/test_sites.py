@@ -1,0 +1,62 @@
+"""Test sites that look like the web (tests/scrapers/sites/shapes.py), crawled configuration-only over HTTP
+on 127.0.0.1: the stored items, fields, images and their alt/title/caption equal the hand-written
+expectations exactly, and a second crawl downloads no image again."""
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from storage.collect_models import Item, ItemAsset
+from storage.engine import make_engine, session_factory
+from tests.scrapers.helpers import check, harvest, harvest_env, runs, write_toml
+from tests.scrapers.sites import html, serve
+from tests.scrapers.sites.shapes import SITES
+
+
+def _path(url: str | None) -> str | None:
+    return urlsplit(url).path if url else None
+
+
+def _stored(database_url: str) -> dict:
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as s:
+            out = {}
+            for item in s.scalars(select(Item)):
+                key = item.canonical_url.partition("#record=")[2] or None
+                key = unquote(key) if key else None
+                links = s.scalars(select(ItemAsset).where(ItemAsset.item_id == item.id).order_by(ItemAsset.position))
+                out[(_path(item.page_url), _path(key) if key and key.startswith("http") else key)] = (
+                    item.fields, [(_path(link.url), link.alt, link.title, link.caption) for link in links])
+            return out
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("name", sorted(SITES))
+def test_site_crawled_config_only(name, settings, tmp_path):
+    shape = SITES[name]
+    routes = shape["routes"]()
+    with serve(routes) as site:
+        for path, render in shape.get("dynamic", {}).items():
+            routes[path] = html(render(site.base_url))
+            routes[path].content_type = "application/xml"
+        config = write_toml(tmp_path / "harvest.toml", {f"sources.{name}": shape["source"](site.base_url)})
+        env = harvest_env(settings, config)
+        check(harvest(["crawl", name], env, tmp_path))
+        first_requests = site.paths()
+        check(harvest(["crawl", name], env, tmp_path))
+
+    first, second = runs(settings.database_url)
+    assert first.status == "succeeded", (first.error, first.stats)
+    assert _stored(settings.database_url) == shape["expected"]
+    for path in shape.get("never_requested", []):
+        assert path not in first_requests, path
+    assert not [p for p in first_requests if p.endswith(".png") and first_requests.count(p) > 1]  # each image once
+    assert [f.replace(site.base_url, "") for f in first.stats["failed_urls"]] == shape.get("failed", [])
+    images = {p for _key, (_f, links) in shape["expected"].items() for p, *_ in links}
+    assert first.stats["images_downloaded"] == len(images)
+    assert second.status == "succeeded" and second.stats["images_downloaded"] == 0
+    assert second.stats["items_gone"] == 0

@@ -1,0 +1,83 @@
+"""Crawl limits end a trap: an endless calendar stops at the default depth limit, and a source's own
+`max_pages` / `max_seconds` end a crawl early; a run cut short by a limit marks no item gone.
+
+Real crawls over HTTP on 127.0.0.1 of a calendar whose every month links to the next one (forever).
+"""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from scrapers.config import DEFAULT_MAX_DEPTH
+from storage.collect_models import Item
+from storage.engine import make_engine, session_factory
+from tests.scrapers.helpers import check, harvest, harvest_env, runs, write_toml
+from tests.scrapers.sites import html, serve
+
+MONTH = re.compile(r"^/cal/(\d+)$")
+
+
+def _month(path: str):
+    match = MONTH.match(path.split("?")[0])
+    if not match:
+        return None
+    n = int(match.group(1))
+    # wide: each month links to the next three, so a crawl without limits grows without end
+    nxt = "".join(f'<a class="next" href="/cal/{n + k}">+{k}</a>' for k in (1, 2, 3))
+    return html(f'<html><body><h1>Month {n}</h1>{nxt}</body></html>')
+
+
+def _crawl(settings, tmp_path, site, **limits):
+    config = write_toml(tmp_path / "harvest.toml", {"sources.cal": {
+        "start_urls": [site.url("/cal/0")], "allowed_domains": ["127.0.0.1"], "follow": ["a.next"],
+        "item_pattern": r"/cal/\d+$", "fields": {"title": "h1"}, "licence": "CC0-1.0", **limits}})
+    return check(harvest(["crawl", "cal"], harvest_env(settings, config), tmp_path, timeout=120))
+
+
+def _items(settings) -> tuple[int, int]:
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as s:
+            return (s.scalar(select(func.count(Item.id))),
+                    s.scalar(select(func.count(Item.id)).where(Item.gone_at.is_not(None))))
+    finally:
+        engine.dispose()
+
+
+def test_the_default_depth_limit_ends_an_endless_calendar(settings, tmp_path):
+    with serve({}, fallback=_month) as site:
+        _crawl(settings, tmp_path, site, max_pages=0, max_seconds=0)  # only the default depth limit left
+        months = {int(p.rsplit("/", 1)[1]) for p in site.paths(200) if p.startswith("/cal/")}
+    (run,) = runs(settings.database_url)
+    # depth d reaches months up to 3*d: every month 0..3*DEFAULT_MAX_DEPTH, and none beyond
+    assert months == set(range(3 * DEFAULT_MAX_DEPTH + 1))
+    assert run.status == "succeeded" and run.stats["items"] == len(months)
+
+
+def test_a_source_max_pages_stops_the_trap_and_marks_nothing_gone(settings, tmp_path):
+    with serve({}, fallback=_month) as site:
+        _crawl(settings, tmp_path, site, max_depth=3)  # months 0..9: the full crawl
+        full = _items(settings)
+        _crawl(settings, tmp_path, site, max_depth=0, max_pages=4)
+        second_pages = [p for p in site.paths() if p.startswith("/cal/")][full[0]:]
+    first, second = runs(settings.database_url)
+    assert full == (10, 0) and first.status == "succeeded"
+    assert second.stats["limit_reached"] == "max_pages" and second.status == "succeeded"
+    # CLOSESPIDER_PAGECOUNT stops scheduling at 4 responses; requests already in flight may still land
+    assert 4 <= len(second_pages) <= 4 + 8 + 1, second_pages
+    assert _items(settings)[1] == 0  # the cut-short run marked none of the months it did not reach gone
+
+
+def test_a_source_max_seconds_stops_the_trap(settings, tmp_path):
+    def slow(path: str):
+        import time
+
+        time.sleep(0.2)
+        return _month(path)
+
+    with serve({}, fallback=slow) as site:
+        _crawl(settings, tmp_path, site, max_depth=0, max_pages=0, max_seconds=2)
+    (run,) = runs(settings.database_url)
+    assert run.stats["limit_reached"] == "max_seconds" and run.status == "succeeded"
+    assert run.finished_at and (run.finished_at - run.started_at).total_seconds() < 30
