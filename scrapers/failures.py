@@ -13,6 +13,8 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.http import Request, Response
 
+from scrapers.urlpolicy import IMAGE_META
+
 KEPT = 50
 
 

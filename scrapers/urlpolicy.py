@@ -11,7 +11,7 @@ the downloader middlewares once more, for the spider's requests and the media pi
 - the address, after DNS resolution: private, loopback, link-local, multicast, reserved, unspecified and
   IPv4-mapped/compat forms of those are refused, unless the source's user wrote that very host or address
   in `allowed_domains`, `image_domains` or `start_urls`. Such a listed private host is allowed only on the
-  ports the user wrote for it (in `start_urls` or a `host:port` entry of `image_domains`), or 80/443 when
+  ports the user wrote for it (in `start_urls`, `sitemap_urls` or a `host:port` entry of `image_domains`), or 80/443 when
   none: 127.0.0.1:8765 listed does not open 127.0.0.1:6379. Public hosts are port-agnostic, like Scrapy.
 - DNS rebinding: the address a response actually came from (`Response.ip_address`) is checked again, so
   an answer from a private address that the check's own resolution did not return is discarded
@@ -188,7 +188,8 @@ class UrlPolicyMiddleware:
         self.policy = Policy.build(
             getattr(spider, "allowed_domains", None) or [],
             getattr(source, "image_domains", None) or [],
-            [*(getattr(spider, "start_urls", None) or []), *(getattr(source, "start_urls", None) or [])],
+            [*(getattr(spider, "start_urls", None) or []), *(getattr(source, "start_urls", None) or []),
+             *(getattr(spider, "sitemap_urls", None) or []), *(getattr(source, "sitemap_urls", None) or [])],
         )
 
     def _refuse(self, request: Request, exc: UrlRefused) -> UrlRefused:
