@@ -96,14 +96,37 @@ def _revisions(row: q.SampleRow) -> list[Revision]:
     ]
 
 
+def content_key(sha256: str | None, provenance: dict[str, Any] | None, text: str | None) -> str:
+    """A sample's identity from its content, never from database ids or crawl order.
+
+    An image is its asset's sha256; a text is its item's canonical URL (or, without one, its text's sha256).
+    Splits, augmentation seeds and the content hash are keyed by this.
+    """
+    if sha256:
+        return f"sha256:{sha256}"
+    url = (provenance or {}).get("canonical_url")
+    if url:
+        return f"url:{url}"
+    return f"text:{sha256_text(text or '')}"
+
+
+def member_content_key(m: Any) -> str:
+    """``content_key`` of a stored member (a dict being frozen, or a VersionMember row)."""
+    get = m.get if isinstance(m, dict) else lambda k: getattr(m, k)
+    return content_key(get("sha256"), get("provenance"), get("text"))
+
+
 def content_hash(members: list[dict[str, Any]], policy_text: str | None, seed: int) -> str:
-    """sha256 over the canonical serialization of members, frozen targets, splits, policy and seed."""
+    """sha256 over the canonical serialization of members (by content key), frozen targets, splits, policy, seed.
+
+    Database ids (sample keys, annotation row ids) are left out: the same crawled bytes, annotations and
+    seed give the same hash in any crawl order, on any machine.
+    """
     return sha256_json({
-        "members": [
-            {k: m[k] for k in ("sample_key", "sha256", "annotation_ids", "targets", "split")}
-            | {"text": sha256_text(m["text"]) if m["text"] is not None else None}
-            for m in sorted(members, key=lambda m: m["sample_key"])
-        ],
+        "members": sorted(
+            ({"key": member_content_key(m), "sha256": m["sha256"], "targets": m["targets"], "split": m["split"],
+              "text": sha256_text(m["text"]) if m["text"] is not None else None} for m in members),
+            key=lambda m: m["key"]),
         "policy": policy_text,
         "seed": seed,
     })
@@ -140,7 +163,7 @@ def create_version(
             if prow is None:
                 raise VersionNotFound(f"parent version {parent!r} does not exist; see `harvest dataset list`.")
             parent_id = prow.id
-            pinned = {m.sample_key: m.split for m in q.version_members(session, prow.id)}
+            pinned = {member_content_key(m): m.split for m in q.version_members(session, prow.id)}
         members, skipped, seen_sha = [], Counter(), {}
         several: dict[str, dict[int, list[dict[str, Any]]]] = {}
         for row in q.project_samples(session, proj.id):
@@ -153,6 +176,7 @@ def create_version(
                 skipped[frozen.skipped] += 1
                 continue
             prov = provenance(row)
+            text = row.item.text if row.asset is None else None
             if not _keep(filters, target_labels(frozen.targets), prov, frozen.annotators):
                 skipped["filtered out"] += 1
                 continue
@@ -170,9 +194,9 @@ def create_version(
                 "item_id": row.item.id if row.item else None, "task_id": row.task_id,
                 "annotation_ids": frozen.annotation_ids, "targets": frozen.targets,
                 "annotators": frozen.annotators, "sha256": sha,
-                "text": row.item.text if row.asset is None else None, "provenance": prov,
+                "text": text, "provenance": prov,
                 "_split": SplitSample(
-                    row.sample_key, tuple(target_labels(frozen.targets)),
+                    content_key(sha, prov, text), tuple(target_labels(frozen.targets)),
                     cluster=row.asset.cluster_id if row.asset else None, group=_group_key(row, group_by),
                     phash=row.asset.phash if row.asset else None,
                 ),
@@ -190,7 +214,7 @@ def create_version(
                                "nothing was written. Please report this as a bug.")
         for m, s in zip(members, split_samples):
             m["split"] = result.splits[s.key]
-            m["group_key"] = result.groups[s.key][:512]
+            m["group_key"] = result.groups[s.key][:512]  # the group's smallest content key
         stats = version_stats(members, split_samples, skipped, audit, result, several)
         version = {
             "name": name, "project_id": proj.id, "parent_id": parent_id, "seed": seed, "split_ratios": list(ratios),
@@ -219,6 +243,7 @@ def version_stats(members, split_samples, skipped, audit, result, several) -> di
     for m, s in zip(members, split_samples):
         per_class[m["split"]].update(s.labels)
     clusters = Counter(s.cluster for s in split_samples if s.cluster is not None)
+    sample_of = {s.key: m["sample_key"] for m, s in zip(members, split_samples)}
     return {
         "samples": len(members),
         "splits": {sp: per_split.get(sp, 0) for sp in SPLITS},
@@ -230,7 +255,7 @@ def version_stats(members, split_samples, skipped, audit, result, several) -> di
         "near_dup_samples": sum(n for n in clusters.values() if n > 1),
         "groups": len(set(result.groups.values())),
         "pinned_from_parent": result.pinned,
-        "moved_by_group": sorted(result.moved_by_group),
+        "moved_by_group": sorted(sample_of[k] for k in result.moved_by_group),
         "annotators": dict(sorted(Counter(a for m in members for a in m["annotators"]).items())),
         "agreement": _agreement(several),
         "leakage_audit": audit,

@@ -74,9 +74,9 @@ def status() -> None:
 
 
 def _register_subcommands() -> None:
-    from harvest import cli_crawl, cli_dataset, cli_demo, cli_label
+    from harvest import cli_crawl, cli_dataset, cli_demo, cli_label, cli_verify
 
-    for module in (cli_crawl, cli_label, cli_dataset, cli_demo):
+    for module in (cli_crawl, cli_label, cli_dataset, cli_demo, cli_verify):
         module.register(app)
 
 

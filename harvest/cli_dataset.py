@@ -58,12 +58,18 @@ def export(
     format: Annotated[str, typer.Option("--format", "-f", help="Export format (see `harvest dataset formats`).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="New output directory (must not exist).")],
     workers: Annotated[int, typer.Option(help="Parallel workers for copying and augmenting.")] = 1,
-    copy: Annotated[bool, typer.Option("--copy", help="Copy images instead of hard-linking them from the blob store.")] = False,
+    link: Annotated[bool, typer.Option("--link", help="Hard-link images from the blob store instead of reflinking or "
+                                       "copying them. Faster, but RISKY: an edit to an exported image then edits the "
+                                       "stored blob and every other export of it (find it with `harvest store verify`).")] = False,
+    copy: Annotated[bool, typer.Option("--copy", hidden=True, help="Copy images (the default now; kept for old scripts).")] = False,
 ) -> None:
-    """Write a version in a format, with manifest.json and a README.md data card."""
+    """Write a version in a format, with manifest.json and a README.md data card.
+
+    Images are reflinked where the file system can, else copied, and hashed as they are written.
+    """
     from export import export_version
 
-    r = export_version(_store(), name, format, out, workers=workers, link=not copy)
+    r = export_version(_store(), name, format, out, workers=workers, link=link and not copy)
     console.print(f"[green]exported[/] {name} as {r.format} to {r.path}: {r.samples} samples "
                   f"({r.augmented} augmented), {r.files} files, manifest sha256 {r.manifest_sha256[:16]}")
 

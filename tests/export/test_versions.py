@@ -1,6 +1,8 @@
 """Creating versions in the DB: freezing, refusal, left-out samples, revision rules, stickiness."""
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from sqlalchemy import func, select
 
@@ -25,8 +27,10 @@ def test_create_freezes_members_and_stats(store):
     assert sum(v.stats["splits"].values()) == 30
     assert v.stats["leakage_audit"]["leaks"] == 0
     # the three samples of one near-duplicate cluster share a split
-    clustered = [m for m in ms.values() if m.group_key == min(ms)]
-    assert len({m.split for m in clustered}) == 1
+    sizes = Counter(m.group_key for m in ms.values())
+    clustered = [m for m in ms.values() if sizes[m.group_key] == 3]
+    assert len(clustered) == 3 and len({m.split for m in clustered}) == 1
+    assert all(m.group_key.startswith("sha256:") for m in ms.values())  # groups are named by content, not ids
     m = next(iter(ms.values()))
     assert m.provenance["image_url"].startswith("http://127.0.0.1:8000/img/")
     assert m.provenance["licence"] == "CC-BY-4.0" and m.annotation_ids and m.sha256
