@@ -164,7 +164,7 @@ def create_version(
                 raise VersionNotFound(f"parent version {parent!r} does not exist; see `harvest dataset list`.")
             parent_id = prow.id
             pinned = {member_content_key(m): m.split for m in q.version_members(session, prow.id)}
-        members, skipped, seen_sha = [], Counter(), {}
+        members, skipped, seen_sha, review = [], Counter(), {}, {}
         several: dict[str, dict[int, list[dict[str, Any]]]] = {}
         for row in q.project_samples(session, proj.id):
             if row.asset is None and (row.item is None or not row.item.text):
@@ -174,6 +174,8 @@ def create_version(
             frozen = freeze(revs, revision_rule)
             if frozen.targets is None:
                 skipped[frozen.skipped] += 1
+                if frozen.review:
+                    review[row.sample_key] = frozen.review
                 continue
             prov = provenance(row)
             text = row.item.text if row.asset is None else None
@@ -215,7 +217,7 @@ def create_version(
         for m, s in zip(members, split_samples):
             m["split"] = result.splits[s.key]
             m["group_key"] = result.groups[s.key][:512]  # the group's smallest content key
-        stats = version_stats(members, split_samples, skipped, audit, result, several)
+        stats = version_stats(members, split_samples, skipped, audit, result, several, review)
         version = {
             "name": name, "project_id": proj.id, "parent_id": parent_id, "seed": seed, "split_ratios": list(ratios),
             "group_by": group_by or "near-dup", "revision_rule": revision_rule, "filter": filters,
@@ -237,7 +239,15 @@ def _agreement(several: dict[str, dict[int, list[dict[str, Any]]]]) -> dict[str,
             "per_label_kappa": table.per_label, "f1": table.f1, "disputed_samples": len(table.review)}
 
 
-def version_stats(members, split_samples, skipped, audit, result, several) -> dict[str, Any]:
+def needs_review_stats(review: dict[str, list[str]]) -> dict[str, Any]:
+    """Samples held out because annotators disagree: how many, per kind of reason, and each one's reasons."""
+    kinds = Counter(reason.split(" ", 1)[0] if not reason.startswith("annotation ") else reason.split(": ", 1)[1].split(" ", 1)[0]
+                    for reasons in review.values() for reason in reasons)
+    return {"samples": len(review), "by_kind": dict(sorted(kinds.items())),
+            "reasons": {key: review[key] for key in sorted(review)}}
+
+
+def version_stats(members, split_samples, skipped, audit, result, several, review=None) -> dict[str, Any]:
     per_split = Counter(m["split"] for m in members)
     per_class: dict[str, Counter] = {sp: Counter() for sp in SPLITS}
     for m, s in zip(members, split_samples):
@@ -258,5 +268,6 @@ def version_stats(members, split_samples, skipped, audit, result, several) -> di
         "moved_by_group": sorted(sample_of[k] for k in result.moved_by_group),
         "annotators": dict(sorted(Counter(a for m in members for a in m["annotators"]).items())),
         "agreement": _agreement(several),
+        "needs_review": needs_review_stats(review or {}),
         "leakage_audit": audit,
     }

@@ -118,6 +118,15 @@ def show(name: Annotated[str, typer.Argument(help="Version to show.")]) -> None:
     for reason, n in s["skipped"].items():
         left.add_row(reason, str(n))
     console.print(left)
+    review = s.get("needs_review") or {}
+    if review.get("samples"):
+        console.print(f"needs review (held out, annotators disagree): {review['samples']} samples; by kind: "
+                      + ", ".join(f"{k} {n}" for k, n in review["by_kind"].items()), highlight=False)
+        for key, reasons in list(review["reasons"].items())[:10]:
+            console.print(f"  {key}: " + "; ".join(reasons), markup=False, highlight=False)
+        if review["samples"] > 10:
+            console.print(f"  ... and {review['samples'] - 10} more (`harvest label review {v['project']}` sends them "
+                          "to a reviewer)", markup=False, highlight=False)
     audit = s["leakage_audit"]
     console.print(f"leakage audit: {audit['cross_split_clusters']} clusters, {audit['cross_split_groups']} groups, "
                   f"{audit['cross_split_phash_pairs']} pHash pairs across splits")
