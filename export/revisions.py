@@ -60,8 +60,9 @@ class Frozen:
 NEEDS_REVIEW = "needs review (annotators disagree)"
 
 
-def current_revisions(revisions: list[Revision]) -> list[Revision]:
-    """The newest revision of every annotation unless deleted, cancelled, invalid or empty; oldest first.
+def current_revisions(revisions: list[Revision], keep_empty: bool = False) -> list[Revision]:
+    """The newest revision of every annotation unless deleted, cancelled, invalid or (unless ``keep_empty``)
+    empty; oldest first. The rules keep empty ones: "nothing here" disagrees with an annotation that has a box.
 
     Deletion is read from the newest revision only, as the label stage does: an annotation deleted in
     Label Studio and later re-created there gets a new, live revision and counts again.
@@ -71,7 +72,7 @@ def current_revisions(revisions: list[Revision]) -> list[Revision]:
         known = newest.get(rev.ls_annotation_id)
         if known is None or rev.revision > known.revision:
             newest[rev.ls_annotation_id] = rev
-    usable = [r for r in newest.values() if not r.deleted and not r.was_cancelled and r.valid and r.targets]
+    usable = [r for r in newest.values() if not r.deleted and not r.was_cancelled and r.valid and (r.targets or keep_empty)]
     return sorted(usable, key=lambda r: (r.updated_at or _EPOCH, r.ls_annotation_id))
 
 
@@ -83,8 +84,8 @@ def freeze(revisions: list[Revision], rule: str) -> Frozen:
     """Apply `rule` to all stored revisions of one sample."""
     if rule not in RULES:
         raise BadVersionSpec(f"revision rule {rule!r} is unknown; expected one of {', '.join(RULES)}.")
-    usable = current_revisions(revisions)
-    if not usable:
+    usable = current_revisions(revisions, keep_empty=True)
+    if not any(r.targets for r in usable):
         return Frozen(None, [], [], skipped="no usable annotation (none, cancelled, deleted, invalid or empty)")
     truth = [r for r in usable if r.ground_truth]
     if truth:
