@@ -59,17 +59,15 @@ def _clone_or_copy(source: Path, dest: str) -> str:
         else:
             return _hash_file(Path(dest))
         digest = hashlib.sha256()
-        view = memoryview(bytearray(CHUNK))
-        while n := src.readinto(view):
-            digest.update(view[:n])
-            dst.write(view[:n])
+        while chunk := src.read(CHUNK):  # images are small: one read, one hash, one write each
+            digest.update(chunk)
+            dst.write(chunk)
     return digest.hexdigest()
 
 
 def _hash_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        view = memoryview(bytearray(CHUNK))
-        while n := fh.readinto(view):
-            digest.update(view[:n])
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
     return digest.hexdigest()

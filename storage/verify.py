@@ -46,9 +46,8 @@ def blob_keys(root: Path) -> Iterator[tuple[str, Path]]:
 def hash_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
-        view = memoryview(bytearray(CHUNK))
-        while n := fh.readinto(view):
-            digest.update(view[:n])
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
