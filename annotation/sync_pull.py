@@ -34,7 +34,7 @@ def pull(store, project_name: str, *, client: LabelStudioClient | None = None, f
          overlap: timedelta = OVERLAP) -> SyncReport:
     """Store every annotation revision changed since the last pull (all of them with `full`)."""
     project = load_project(store, project_name)
-    spec = spec_from_config(project.label_config)
+    spec = spec_from_config(project.label_config, (project.options or {}).get("label_map"))
     own = client is None
     client = client or client_for(store.settings)
     report = SyncReport()

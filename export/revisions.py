@@ -3,7 +3,8 @@
 A sample enters a version only when every object on it has a decided label under the rule; otherwise
 it is held out as *needs review* with the reasons (and `harvest label review` sends it to a reviewer).
 "Current" annotations are the newest revision of each Label Studio annotation that is not deleted,
-cancelled, invalid or empty. Under every rule a current ground-truth annotation (a reviewer's, e.g. from
+cancelled, invalid or empty. An annotation with regions the label stage could not read (kept raw, with the reason) holds the sample
+out too, unless a ground-truth annotation decides it. Under every rule a current ground-truth annotation (a reviewer's, e.g. from
 `harvest label review`) is the sample's truth; the newest one wins. Without one:
 
 - ``latest``: the most recently updated current annotation, provided no other current annotation has an
@@ -84,7 +85,12 @@ def freeze(revisions: list[Revision], rule: str) -> Frozen:
     """Apply `rule` to all stored revisions of one sample."""
     if rule not in RULES:
         raise BadVersionSpec(f"revision rule {rule!r} is unknown; expected one of {', '.join(RULES)}.")
+    unread = _unread(revisions)
     usable = current_revisions(revisions, keep_empty=True)
+    if unread and not any(r.ground_truth for r in usable):  # an object may hide in a region harvest could not read
+        return _held([f"annotation {r.ls_annotation_id} ({r.annotator or 'unknown'}): has regions harvest could not "
+                      "read (unknown label, bad size...; `harvest label pull` lists them; a project label map "
+                      "renames labels)" for r in unread], usable)
     if not any(r.targets for r in usable):
         return Frozen(None, [], [], skipped="no usable annotation (none, cancelled, deleted, invalid or empty)")
     truth = [r for r in usable if r.ground_truth]
@@ -106,6 +112,15 @@ def freeze(revisions: list[Revision], rule: str) -> Frozen:
     if not result.targets:
         return Frozen(None, [], [], skipped=f"no consensus among {len(usable)} annotations")
     return Frozen(result.targets, sorted(r.id for r in usable), annotators)
+
+
+def _unread(revisions: list[Revision]) -> list[Revision]:
+    """Newest revisions that are live (not deleted or cancelled) but had regions left out as invalid."""
+    newest: dict[int, Revision] = {}
+    for rev in revisions:
+        if rev.ls_annotation_id not in newest or rev.revision > newest[rev.ls_annotation_id].revision:
+            newest[rev.ls_annotation_id] = rev
+    return [r for r in newest.values() if not r.valid and not r.deleted and not r.was_cancelled]
 
 
 def _held(reasons: list[str], usable: list[Revision]) -> Frozen:
