@@ -72,3 +72,28 @@ def test_review_shows_both_annotations_and_the_reviewers_truth_decides(ls_store,
     assert set(got) == {disputed, agreed}
     assert sorted(t["label"] for t in got[disputed]) == ["cat", "dog"]
     assert needs_review(ls_store, "review-q") == {}
+
+
+def test_pull_keeps_valid_regions_next_to_an_unknown_label(ls_store, ls_client):
+    from storage.label_models import Annotation
+
+    ids = add_images(ls_store, [(320, 240)])
+    project = create_project(ls_store, "regions", "object-detection", ["cat", "butterfly"])
+    push(ls_store, "regions")
+    with session_scope(ls_store.sessions) as s:
+        ls_task_id = s.query(Task).filter_by(project_id=project.id).one().ls_task_id
+    region = {"type": "rectanglelabels", "from_name": "label", "to_name": "image", "original_width": 320,
+              "original_height": 240}
+    ls_client.create_annotation(ls_task_id, [
+        {**region, "id": "ok", "value": {"x": 25, "y": 50, "width": 12.5, "height": 10, "rotation": 0,
+                                          "rectanglelabels": ["cat"]}},
+        {**region, "id": "bad", "value": {"x": 50, "y": 50, "width": 12.5, "height": 10, "rotation": 0,
+                                           "rectanglelabels": ["Butterfly"]}}])
+    report = pull(ls_store, "regions")
+    assert len(report.invalid) == 1 and "region bad" in report.invalid[0] and "Butterfly" in report.invalid[0]
+    with session_scope(ls_store.sessions) as s:
+        ann = s.query(Annotation).one()
+        assert [(t["label"], t["x_min"]) for t in ann.targets] == [("cat", 80.0)]  # the valid region is kept
+        assert not ann.valid and "Butterfly" in ann.problems[0]
+        assert [r["value"]["rectanglelabels"] for r in ann.result] == [["cat"], ["Butterfly"]]  # raw, as sent
+    assert f"asset:{ids[0]}" in needs_review(ls_store, "regions")
