@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from export.errors import FormatError
+from storage.blobs import hash_file
 
 CHUNK = 1 << 20
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
@@ -27,7 +28,7 @@ def place_file(source: Path, dest: str, expected: str | None, link: bool = False
     Raises ``FormatError`` (and removes ``dest``) when the bytes do not hash to ``expected``.
     """
     if link and _hard_link(source, dest):
-        digest = _hash_file(dest)
+        digest = hash_file(dest)
     else:
         digest = _clone_or_copy(source, dest)
     if expected is not None and digest != expected:
@@ -57,17 +58,9 @@ def _clone_or_copy(source: Path, dest: str) -> str:
             if exc.errno not in _NO_SHARE + (errno.EXDEV,):
                 raise
         else:
-            return _hash_file(Path(dest))
+            return hash_file(Path(dest))
         digest = hashlib.sha256()
         while chunk := src.read(CHUNK):  # images are small: one read, one hash, one write each
             digest.update(chunk)
             dst.write(chunk)
-    return digest.hexdigest()
-
-
-def _hash_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
     return digest.hexdigest()

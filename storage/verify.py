@@ -7,7 +7,6 @@ checkpointed key (blobs are visited in key order).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from storage.blobs import CHUNK, BlobStore
+from storage.blobs import BlobStore, hash_file
 
 STATE = ".verify-state.json"
 QUARANTINE = ".quarantine"
@@ -41,14 +40,6 @@ def blob_keys(root: Path) -> Iterator[tuple[str, Path]]:
             for name in sorted(os.listdir(root / a / b)):
                 if _KEY.match(name) and name.startswith(a + b):
                     yield name, root / a / b / name
-
-
-def hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_blobs(blobs: BlobStore, resume: bool = False,
