@@ -169,6 +169,14 @@ class LabelStudioClient:
                                       response.status_code)
         return response.json() if export_type.startswith("JSON") else response.content
 
+    def create_prediction(self, task_id: int, result: list[dict[str, Any]], model_version: str,
+                          score: float | None = None) -> dict[str, Any]:
+        """One prediction on an existing task (shown to whoever opens it, e.g. a reviewer)."""
+        body = {"task": task_id, "result": result, "model_version": model_version}
+        if score is not None:
+            body["score"] = score
+        return self.request("POST", "/api/predictions/", json=body)
+
     # --- annotations (one by one; for annotator simulation and tests) ---
     def create_annotation(self, task_id: int, result: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
         return self.request("POST", f"/api/tasks/{task_id}/annotations/", json={"result": result, **fields})

@@ -36,6 +36,7 @@ class ConfigSpec:
     """What a label config accepts: its control tags by `from_name`."""
 
     controls: dict[str, Control] = field(default_factory=dict)
+    label_map: dict[str, str] = field(default_factory=dict)  # renamed labels, e.g. {"Butterfly": "butterfly"}
 
     def for_type(self, target_type: str) -> Control | None:
         tag = TAG_FOR_TYPE[target_type]
@@ -46,8 +47,8 @@ class ConfigSpec:
         return set().union(*(c.labels for c in self.controls.values())) if self.controls else set()
 
 
-def spec_from_config(label_config: str) -> ConfigSpec:
-    """Parse and validate a label config with the SDK's LabelInterface."""
+def spec_from_config(label_config: str, label_map: dict[str, str] | None = None) -> ConfigSpec:
+    """Parse and validate a label config with the SDK's LabelInterface; ``label_map`` renames labels on read."""
     from label_studio_sdk.label_interface import LabelInterface
 
     try:
@@ -56,7 +57,17 @@ def spec_from_config(label_config: str) -> ConfigSpec:
     except Exception as exc:  # the SDK raises several unrelated types
         raise TemplateError(f"Label Studio rejects the label config: {exc}. Fix the template.") from None
     controls = {c.name: Control(c.name, c.tag.lower(), c.to_name[0], frozenset(c.labels or [])) for c in interface.controls}
-    return ConfigSpec(controls)
+    return ConfigSpec(controls, dict(label_map or {}))
+
+
+def _mapped(result: dict[str, Any], spec: ConfigSpec) -> dict[str, Any]:
+    """The result with its labels renamed by the project's label map (the stored raw result is untouched)."""
+    control = spec.controls.get(result.get("from_name"))
+    value = result.get("value")
+    if not spec.label_map or control is None or not isinstance(value, dict) or not isinstance(value.get(control.tag), list):
+        return result
+    renamed = [spec.label_map.get(v, v) if isinstance(v, str) else v for v in value[control.tag]]
+    return {**result, "value": {**value, control.tag: renamed}}
 
 
 def pct_to_px(value: float, size: int | float) -> float:
@@ -173,13 +184,15 @@ def check_result(result: dict[str, Any], spec: ConfigSpec) -> list[str]:
 
 
 def results_to_targets(results: list[dict[str, Any]], spec: ConfigSpec) -> tuple[list[dict[str, Any]], list[str]]:
-    """Convert one annotation's results; on any problem return no targets and the list of problems."""
+    """Convert one annotation's results region by region: the valid regions' targets, and one problem per
+    region that was left out (unknown label, missing size, rotated frame, unconvertible) naming it."""
     targets: list[dict[str, Any]] = []
     problems: list[str] = []
     points: dict[Any, dict[str, Any]] = {}
     for result in results:
         if result.get("type") == "relation" or "value" not in result:
             continue
+        result = _mapped(result, spec)
         found = check_result(result, spec)
         if found:
             problems += found
@@ -203,12 +216,10 @@ def results_to_targets(results: list[dict[str, Any]], spec: ConfigSpec) -> tuple
                             f"{repeated} appear more than once, so they are several instances harvest cannot tell "
                             "apart; expected one point per label - link each instance's points to its own parent "
                             "region, or keep one instance per image")
-    if problems:
-        return [], problems
-    for parent, group in points.items():
+            continue
         group["instance"] = parent
         targets.append(group)
-    return targets, []
+    return targets, problems
 
 
 def _rotated_rect(bbox: dict[str, Any], polygon: dict[str, Any] | None) -> tuple[float, float, float, float, float]:

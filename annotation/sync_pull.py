@@ -36,7 +36,7 @@ def pull(store, project_name: str, *, client: LabelStudioClient | None = None, f
     """Store every annotation revision changed since the last pull (all of them with `full`);
     `progress(tasks read, None)` is called after each stored batch."""
     project = load_project(store, project_name)
-    spec = spec_from_config(project.label_config)
+    spec = spec_from_config(project.label_config, (project.options or {}).get("label_map"))
     own = client is None
     client = client or client_for(store.settings)
     report = SyncReport()

@@ -72,7 +72,7 @@ def store_event(store, payload: dict[str, Any], users: dict[int, str]) -> dict[s
         if action in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED"):
             ann = payload["annotation"]
             task_id = ann.get("task") or (payload.get("task") or {}).get("id")
-            spec = spec_from_config(project.label_config)
+            spec = spec_from_config(project.label_config, (project.options or {}).get("label_map"))
             report = apply_tasks(session, project.id, spec, [{"id": task_id, "annotations": [ann]}],
                                  via="webhook", complete=False, users=users)
             if report.stale:

@@ -12,9 +12,11 @@ from augment import catalog
 from augment.assemble import assemble, collect
 from augment.errors import AugmentError, TargetError
 from augment.policy import Policy
+from augment.seeding import seed_pipeline, transform_seed
 from augment.targets import Report, pack, prepare
 
 SEED_DOMAIN = b"harvest.augment.seed/1"
+MAX_REDRAWS = 15  # draws after the first one when no transform was applied (p=0.5 x3: 1 in 8^16 stays unaugmented)
 
 
 def derive_seed(version_seed: int, sample_id: str | int, k: int) -> int:
@@ -51,24 +53,63 @@ def augment(image: np.ndarray, targets: Sequence[Mapping[str, Any]], policy: Pol
                             "keypoints": packed.keypoints, "keypoint_ids": list(range(len(packed.keypoints)))}
     if packed.masks:
         data["masks"] = packed.masks
-    compose = policy.compose
-    compose.set_random_seed(int(seed))
-    try:
-        out = compose(**data)
-    except Exception as exc:  # noqa: BLE001 - albumentations raises many kinds; say which sample and why
-        raise AugmentError(f"albumentations failed on a {width}x{height} image with seed {seed}: "
-                           f"{type(exc).__name__}: {exc}; check the policy's sizes against the images "
-                           "(e.g. a crop larger than the image needs pad_if_needed: true)") from exc
+    out, applied = _draw(policy, data, int(seed), width, height, report)
     result = out["image"]
     if not isinstance(result, np.ndarray) or result.dtype != np.uint8:
         raise AugmentError(f"the policy produced a {getattr(result, 'dtype', type(result))} image, expected uint8; "
                            "remove the transform that changes the dtype")
-    applied = [(name, params) for name, params in out.get("applied_transforms", [])]
     report.applied = [name for name, _ in applied]
+    report.params = [{"name": name, "params": _plain(params)} for name, params in applied]
     report.mirrored = catalog.mirror_parity(applied)
     moved = collect(packed, out, result.shape[1], result.shape[0])
     new_targets = assemble(prep, moved, policy, report.mirrored, catalog.warped(applied), report)
     return result, new_targets, report.to_dict()
+
+
+def redraw_seed(seed: int, attempt: int) -> int:
+    """Seed of re-draw ``attempt`` (>= 1) of a copy whose earlier draws applied no transform."""
+    return transform_seed(seed, f"redraw:{attempt}")
+
+
+def _draw(policy: Policy, data: dict[str, Any], seed: int, width: int, height: int,
+          report: Report) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """Run the pipeline, re-drawing (up to MAX_REDRAWS times) while no transform was applied.
+
+    Every transform gets its own seed (``seed_pipeline``); a policy without transforms is run once.
+    """
+    compose = policy.compose
+    has_transforms = bool(compose.transforms)
+    for attempt in range(MAX_REDRAWS + 1):
+        drawn = seed if attempt == 0 else redraw_seed(seed, attempt)
+        seed_pipeline(compose, drawn)
+        try:
+            out = compose(**dict(data))
+        except Exception as exc:  # noqa: BLE001 - albumentations raises many kinds; say which sample and why
+            raise AugmentError(f"albumentations failed on a {width}x{height} image with seed {drawn}: "
+                               f"{type(exc).__name__}: {exc}; check the policy's sizes against the images "
+                               "(e.g. a crop larger than the image needs pad_if_needed: true)") from exc
+        applied = [(name, params) for name, params in out.get("applied_transforms", [])]
+        report.drawn_seed, report.redrawn = drawn, attempt
+        if applied or not has_transforms:
+            break
+    return out, applied
+
+
+def _plain(value: Any) -> Any:
+    """Sampled parameters as JSON-ready values (arrays to lists, numpy scalars to Python numbers)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist()) if value.size <= 64 else f"<array {value.shape} {value.dtype}>"
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
 
 
 def _check_image(image: Any) -> tuple[int, int]:

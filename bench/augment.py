@@ -1,5 +1,8 @@
 """Benchmark: harvest's label-aware rendering vs a plain albumentations loop, and 1 -> 2 worker speed-up.
 
+The plain loop makes the same random draws as harvest (``seed_pipeline``: an independent seed per
+transform, and a re-draw while no transform was applied), so both sides run the same transforms.
+
 Both sides decode the same JPEGs, run the same transforms on the same boxes, polygon vertices and
 keypoints, and encode with the same settings; harvest adds label checks, instance consistency, swaps,
 tight boxes and the report. Run: ``python bench/augment.py [--images 200] [--repeat 3]``.
@@ -21,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from augment import RenderJob, derive_seed, parse_policy, render_many  # noqa: E402
 from augment._albu import A  # noqa: E402
+from augment.core import MAX_REDRAWS, redraw_seed  # noqa: E402
 from augment.render import decode_image, encode_image  # noqa: E402
+from augment.seeding import seed_pipeline  # noqa: E402
 
 POLICY = """
 version: 1
@@ -76,7 +81,8 @@ def plain_compose(entries: list) -> A.Compose:
                      bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"], min_visibility=0.2,
                                               min_area=16, clip=True),
                      keypoint_params=A.KeypointParams(format="xy", label_fields=["kp_labels"],
-                                                      remove_invisible=True))
+                                                      remove_invisible=True),
+                     save_applied_params=True)
 
 
 def plain_one(compose: A.Compose, data: bytes, targets: list[dict], seed: int) -> None:
@@ -85,8 +91,12 @@ def plain_one(compose: A.Compose, data: bytes, targets: list[dict], seed: int) -
     boxes = [(t["x_min"], t["y_min"], t["x_max"], t["y_max"]) for t in targets if t["type"] == "bbox"]
     labels = [t["label"] for t in targets if t["type"] == "bbox"]
     points = [p for t in targets if t["type"] in ("polygon", "keypoints") for p in t["points"]]
-    compose.set_random_seed(seed)
-    out = compose(image=image, bboxes=boxes, labels=labels, keypoints=points, kp_labels=list(range(len(points))))
+    # the same draws as harvest: an independent seed per transform, re-drawn while nothing was applied
+    for attempt in range(MAX_REDRAWS + 1):
+        seed_pipeline(compose, seed if attempt == 0 else redraw_seed(seed, attempt))
+        out = compose(image=image, bboxes=boxes, labels=labels, keypoints=points, kp_labels=list(range(len(points))))
+        if out["applied_transforms"]:
+            break
     encode_image(out["image"], fmt)
 
 

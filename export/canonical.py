@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from storage.blobs import hash_file
+
 FLOAT_DIGITS = 6
 CHUNK = 1 << 20
 
@@ -38,8 +40,4 @@ def sha256_text(text: str) -> str:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return hash_file(path)

@@ -72,6 +72,12 @@ def datacard(version: dict[str, Any], fmt: str, samples: list[dict[str, Any]], s
     lines += ["## Left out and duplicates", ""]
     skipped = stats.get("skipped", {})
     lines += _table(["reason", "samples"], [[r, n] for r, n in sorted(skipped.items())] or [["none", 0]])
+    review = stats.get("needs_review") or {}
+    if review.get("samples"):
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(review.get("by_kind", {}).items()))
+        lines += [f"Held out as needs review: {review['samples']} samples whose annotators disagree, so at least one "
+                  f"object or label on them is undecided (reasons by kind: {kinds}). They are not in any split; "
+                  "`harvest label review` sends them to a reviewer, whose annotation decides them in later versions.", ""]
     lines += [f"Exact duplicates removed: {stats.get('duplicates_removed', 0)}. Near-duplicate clusters kept whole in one "
               f"split: {stats.get('near_dup_clusters', 0)} ({stats.get('near_dup_samples', 0)} samples).", ""]
     audit = stats.get("leakage_audit", {})
@@ -88,7 +94,8 @@ def datacard(version: dict[str, Any], fmt: str, samples: list[dict[str, Any]], s
         per_class = Counter(l for s in augmented for l in set(s["labels"]))
         lines += [f"Policy sha256 `{version['policy_sha256']}`; train split only; {len(augmented)} augmented copies of "
                   f"{len({s['augmented_from'] for s in augmented})} samples. Each copy's seed is derived from "
-                  "(version seed, sample id, k) and listed in manifest.json.", ""]
+                  "(version seed, the image's sha256, k); its transforms and sampled parameters are listed in "
+                  "manifest.json, and `harvest dataset replay` re-renders it from the export.", ""]
         lines += _table(["class", "augmented copies"], [[c, n] for c, n in sorted(per_class.items())])
     lines += ["## Provenance", "", "`manifest.json` lists every file with its sha256 and, per sample, the image URL, page URL, "
               "fetch time, licence, robots decision, annotators and annotation revision ids.", ""]

@@ -40,3 +40,7 @@ class FormatError(ExportError):
 
 class AugmentUnavailable(ExportError):
     """The version has an augmentation policy but the augment package cannot render it."""
+
+
+class VerifyError(ExportError):
+    """An export directory cannot be verified or replayed (no manifest, unknown sample, files differ)."""

@@ -18,6 +18,7 @@ from export.formats import get_format
 from export.formats.base import Context, Sample, file_name_for
 from export.manifest import write_manifest
 from export.paths import check_out_dir, clean_stale, locked_temp_dir
+from export.replay import replay_record, seed_key
 from storage import datasets as q
 from storage.blobs import local_copy
 from storage.engine import session_scope
@@ -97,32 +98,42 @@ def aug_hash(text: str | None) -> str | None:
 
 
 def _augment(info: dict[str, Any], originals: list[Sample], records: list[dict[str, Any]], staging: Path,
-             workers: int, progress: Progress | None = None) -> tuple[list[Sample], list[dict[str, Any]]]:
+             workers: int, tally: dict[str, int], progress: Progress | None = None
+             ) -> tuple[list[Sample], list[dict[str, Any]]]:
+    """Render the train copies; a copy on which no transform was applied (after re-draws) is not emitted."""
     text, record = info["_policy"]
     if not text:
         return [], []
     policy = aug.policy_of_version(text, record)
     train = [s for s in originals if s.split == "train" and s.source is not None]
     plan = aug.plan(policy, [s.targets for s in train])
-    jobs = [(s.id, s.source, s.targets, k) for s in train for k in range(aug.copies(plan, s.targets))]
+    # seeds come from the content (the image's sha256), never from database ids: same bytes, same copies
+    by_key = {seed_key(s.sha256): s for s in train}
+    jobs = [(seed_key(s.sha256), s.source, s.targets, k) for s in train for k in range(aug.copies(plan, s.targets))]
     parent_of = {r["id"]: r for r in records}
     staging.mkdir()
     samples, out = [], []
     for done, r in enumerate(aug.render(jobs, policy, info["seed"], workers), 1):
         if progress is not None:
             progress("augment", done, len(jobs))
+        tally["redrawn"] += int(bool(r.report.get("redrawn")))
+        if r.report.get("unaugmented"):
+            tally["not_emitted"] += 1
+            continue
         sha = hashlib.sha256(r.data).hexdigest()
-        sid = f"{r.sample_id}#aug{r.k}"
+        parent = by_key[r.sample_id]
+        sid = f"{parent.id}#aug{r.k}"
         fname = file_name_for(sid, sha, r.extension.lstrip("."))
         (staging / fname).write_bytes(r.data)
-        parent = parent_of[r.sample_id]
+        row = parent_of[parent.id]
         samples.append(Sample(sid, "train", list(r.targets), file_name=fname, source=staging / fname, sha256=sha,
                               width=r.width, height=r.height,
-                              meta={k: parent.get(k) for k in ("licence", "attribution", "source_url", "page_url",
+                              meta={k: row.get(k) for k in ("licence", "attribution", "source_url", "page_url",
                                                                "fetched_at")}))
-        out.append({**parent_of[r.sample_id], "id": sid, "sha256": sha, "labels": target_labels(r.targets),
-                    "augmented_from": r.sample_id, "policy_sha256": info["policy_sha256"], "seed": r.seed, "k": r.k,
-                    "augment_report": r.report})
+        out.append({**row, "id": sid, "sha256": sha, "labels": target_labels(r.targets),
+                    "augmented_from": parent.id, "policy_sha256": info["policy_sha256"], "seed": r.seed, "k": r.k,
+                    "augment_report": r.report,
+                    "replay": {"seed_key": r.sample_id, "source_sha256": parent.sha256, "source_targets": parent.targets}})
     return samples, out
 
 
@@ -145,14 +156,16 @@ def _blob_dirs(store: Any) -> tuple[Path, ...]:
     return (Path(root),) if root is not None else (Path(store.settings.data_dir) / "cache" / "blobs",)
 
 
-def export_version(store: Any, name: str, fmt: str, out_dir: str | Path, workers: int = 1, link: bool = True,
+def export_version(store: Any, name: str, fmt: str, out_dir: str | Path, workers: int = 1, link: bool = False,
                    options: dict[str, Any] | None = None, strict: bool = False,
                    progress: Progress | None = None) -> ExportResult:
     """Write version `name` as `fmt` into the new directory `out_dir`; all or nothing.
 
     Targets the format cannot hold are counted in the result, the manifest and the data card;
     with `strict` the export is refused instead (before anything is written). `progress(stage, done,
-    total)` is told how far the stages ("augment", "images") are."""
+    total)` is told how far the stages ("augment", "images") are. Originals are reflinked or copied and
+    hashed as they are written (``link=True`` hard-links them into the blob store instead: faster, but
+    editing an exported image would then edit the stored blob)."""
     format_ = get_format(fmt)
     out = check_out_dir(out_dir, keep_out=_blob_dirs(store))
     info, originals, records, stats = _load(store, name)
@@ -180,7 +193,8 @@ def export_version(store: Any, name: str, fmt: str, out_dir: str | Path, workers
 def _write(store: Any, name: str, fmt: str, format_: Any, out: Path, tmp: Path, info: dict[str, Any],
            originals: list[Sample], records: list[dict[str, Any]], stats: dict[str, Any], workers: int, link: bool,
            options: dict[str, Any] | None, progress: Progress | None = None) -> ExportResult:
-    augmented, aug_records = _augment(info, originals, records, tmp / STAGING, max(1, workers), progress)
+    tally = {"redrawn": 0, "not_emitted": 0}
+    augmented, aug_records = _augment(info, originals, records, tmp / STAGING, max(1, workers), tally, progress)
     samples = originals + augmented
     keypoint_options = _keypoint_options(info, samples)
     labels, template = info["_labels"]
@@ -192,7 +206,8 @@ def _write(store: Any, name: str, fmt: str, format_: Any, out: Path, tmp: Path, 
     shutil.rmtree(tmp / STAGING, ignore_errors=True)
     all_records = records + aug_records
     header = {"harvest_manifest": 1, "format": fmt, "version": {k: v for k, v in info.items() if not k.startswith("_")},
-              "classes": [{"id": i, "name": c} for i, c in enumerate(classes)], "left_out": info["_left_out"]}
+              "classes": [{"id": i, "name": c} for i, c in enumerate(classes)], "left_out": info["_left_out"],
+              "augmentation": replay_record(info["_policy"], len(augmented), tally)}
     if not (tmp / "README.md").exists():  # a format may write its own card header (hf-parquet's YAML)
         (tmp / "README.md").write_text("", encoding="utf-8")
     card = datacard(header["version"], fmt, all_records, stats, classes=classes, left_out=info["_left_out"])

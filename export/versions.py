@@ -101,14 +101,37 @@ def _revisions(row: q.SampleRow) -> list[Revision]:
     ]
 
 
+def content_key(sha256: str | None, provenance: dict[str, Any] | None, text: str | None) -> str:
+    """A sample's identity from its content, never from database ids or crawl order.
+
+    An image is its asset's sha256; a text is its item's canonical URL (or, without one, its text's sha256).
+    Splits, augmentation seeds and the content hash are keyed by this.
+    """
+    if sha256:
+        return f"sha256:{sha256}"
+    url = (provenance or {}).get("canonical_url")
+    if url:
+        return f"url:{url}"
+    return f"text:{sha256_text(text or '')}"
+
+
+def member_content_key(m: Any) -> str:
+    """``content_key`` of a stored member (a dict being frozen, or a VersionMember row)."""
+    get = m.get if isinstance(m, dict) else lambda k: getattr(m, k)
+    return content_key(get("sha256"), get("provenance"), get("text"))
+
+
 def content_hash(members: list[dict[str, Any]], policy_text: str | None, seed: int) -> str:
-    """sha256 over the canonical serialization of members, frozen targets, splits, policy and seed."""
+    """sha256 over the canonical serialization of members (by content key), frozen targets, splits, policy, seed.
+
+    Database ids (sample keys, annotation row ids) are left out: the same crawled bytes, annotations and
+    seed give the same hash in any crawl order, on any machine.
+    """
     return sha256_json({
-        "members": [
-            {k: m[k] for k in ("sample_key", "sha256", "annotation_ids", "targets", "split")}
-            | {"text": sha256_text(m["text"]) if m["text"] is not None else None}
-            for m in sorted(members, key=lambda m: m["sample_key"])
-        ],
+        "members": sorted(
+            ({"key": member_content_key(m), "sha256": m["sha256"], "targets": m["targets"], "split": m["split"],
+              "text": sha256_text(m["text"]) if m["text"] is not None else None} for m in members),
+            key=lambda m: m["key"]),
         "policy": policy_text,
         "seed": seed,
     })
@@ -145,8 +168,8 @@ def create_version(
             if prow is None:
                 raise VersionNotFound(f"parent version {parent!r} does not exist; see `harvest dataset list`.")
             parent_id = prow.id
-            pinned = {m.sample_key: m.split for m in q.version_members(session, prow.id)}
-        members, skipped, seen_sha = [], Counter(), {}
+            pinned = {member_content_key(m): m.split for m in q.version_members(session, prow.id)}
+        members, skipped, seen_sha, review = [], Counter(), {}, {}
         several: dict[str, dict[int, list[dict[str, Any]]]] = {}
         samples = q.project_samples(session, proj.id)
         raised = quality_flags(session, store, samples) if "quality" in filters else {}
@@ -158,8 +181,11 @@ def create_version(
             frozen = freeze(revs, revision_rule)
             if frozen.targets is None:
                 skipped[frozen.skipped] += 1
+                if frozen.review:
+                    review[row.sample_key] = frozen.review
                 continue
             prov = provenance(row)
+            text = row.item.text if row.asset is None else None
             if not _keep(filters, target_labels(frozen.targets), prov, frozen.annotators,
                          raised.get(row.asset.id) if row.asset is not None else None):
                 skipped["filtered out"] += 1
@@ -178,9 +204,9 @@ def create_version(
                 "item_id": row.item.id if row.item else None, "task_id": row.task_id,
                 "annotation_ids": frozen.annotation_ids, "targets": frozen.targets,
                 "annotators": frozen.annotators, "sha256": sha,
-                "text": row.item.text if row.asset is None else None, "provenance": prov,
+                "text": text, "provenance": prov,
                 "_split": SplitSample(
-                    row.sample_key, tuple(target_labels(frozen.targets)),
+                    content_key(sha, prov, text), tuple(target_labels(frozen.targets)),
                     cluster=row.asset.cluster_id if row.asset else None, group=_group_key(row, group_by),
                     phash=row.asset.phash if row.asset else None,
                 ),
@@ -198,8 +224,8 @@ def create_version(
                                "nothing was written. Please report this as a bug.")
         for m, s in zip(members, split_samples):
             m["split"] = result.splits[s.key]
-            m["group_key"] = result.groups[s.key][:512]
-        stats = version_stats(members, split_samples, skipped, audit, result, several)
+            m["group_key"] = result.groups[s.key][:512]  # the group's smallest content key
+        stats = version_stats(members, split_samples, skipped, audit, result, several, review)
         version = {
             "name": name, "project_id": proj.id, "parent_id": parent_id, "seed": seed, "split_ratios": list(ratios),
             "group_by": group_by or "near-dup", "revision_rule": revision_rule, "filter": filters,
@@ -221,12 +247,21 @@ def _agreement(several: dict[str, dict[int, list[dict[str, Any]]]]) -> dict[str,
             "per_label_kappa": table.per_label, "f1": table.f1, "disputed_samples": len(table.review)}
 
 
-def version_stats(members, split_samples, skipped, audit, result, several) -> dict[str, Any]:
+def needs_review_stats(review: dict[str, list[str]]) -> dict[str, Any]:
+    """Samples held out because annotators disagree: how many, per kind of reason, and each one's reasons."""
+    kinds = Counter(reason.split(" ", 1)[0] if not reason.startswith("annotation ") else reason.split(": ", 1)[1].split(" ", 1)[0]
+                    for reasons in review.values() for reason in reasons)
+    return {"samples": len(review), "by_kind": dict(sorted(kinds.items())),
+            "reasons": {key: review[key] for key in sorted(review)}}
+
+
+def version_stats(members, split_samples, skipped, audit, result, several, review=None) -> dict[str, Any]:
     per_split = Counter(m["split"] for m in members)
     per_class: dict[str, Counter] = {sp: Counter() for sp in SPLITS}
     for m, s in zip(members, split_samples):
         per_class[m["split"]].update(s.labels)
     clusters = Counter(s.cluster for s in split_samples if s.cluster is not None)
+    sample_of = {s.key: m["sample_key"] for m, s in zip(members, split_samples)}
     return {
         "samples": len(members),
         "splits": {sp: per_split.get(sp, 0) for sp in SPLITS},
@@ -238,8 +273,9 @@ def version_stats(members, split_samples, skipped, audit, result, several) -> di
         "near_dup_samples": sum(n for n in clusters.values() if n > 1),
         "groups": len(set(result.groups.values())),
         "pinned_from_parent": result.pinned,
-        "moved_by_group": sorted(result.moved_by_group),
+        "moved_by_group": sorted(sample_of[k] for k in result.moved_by_group),
         "annotators": dict(sorted(Counter(a for m in members for a in m["annotators"]).items())),
         "agreement": _agreement(several),
+        "needs_review": needs_review_stats(review or {}),
         "leakage_audit": audit,
     }

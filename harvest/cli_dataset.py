@@ -58,16 +58,22 @@ def export(
     format: Annotated[str, typer.Option("--format", "-f", help="Export format (see `harvest dataset formats`).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="New output directory (must not exist).")],
     workers: Annotated[int, typer.Option(help="Parallel workers for copying and augmenting.")] = 1,
-    copy: Annotated[bool, typer.Option("--copy", help="Copy images instead of hard-linking them from the blob store.")] = False,
+    link: Annotated[bool, typer.Option("--link", help="Hard-link images from the blob store instead of reflinking or "
+                                       "copying them. Faster, but RISKY: an edit to an exported image then edits the "
+                                       "stored blob and every other export of it (find it with `harvest store verify`).")] = False,
+    copy: Annotated[bool, typer.Option("--copy", hidden=True, help="Copy images (the default now; kept for old scripts).")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse to export if the format cannot hold some targets.")] = False,
 ) -> None:
-    """Write a version in a format, with manifest.json and a README.md data card."""
+    """Write a version in a format, with manifest.json and a README.md data card.
+
+    Images are reflinked where the file system can, else copied, and hashed as they are written.
+    """
     from export import export_version
     from harvest.progress import progress_bar
 
     st = _store()
     with progress_bar(f"export {name}") as bar:
-        r = export_version(st, name, format, out, workers=workers, link=not copy, strict=strict, progress=bar.stage)
+        r = export_version(st, name, format, out, workers=workers, link=link and not copy, strict=strict, progress=bar.stage)
     if r.left_out:
         from export.classes import describe_left_out
         from harvest.context import err_console
@@ -122,6 +128,15 @@ def show(name: Annotated[str, typer.Argument(help="Version to show.")]) -> None:
     for reason, n in s["skipped"].items():
         left.add_row(reason, str(n))
     console.print(left)
+    review = s.get("needs_review") or {}
+    if review.get("samples"):
+        console.print(f"needs review (held out, annotators disagree): {review['samples']} samples; by kind: "
+                      + ", ".join(f"{k} {n}" for k, n in review["by_kind"].items()), highlight=False)
+        for key, reasons in list(review["reasons"].items())[:10]:
+            console.print(f"  {key}: " + "; ".join(reasons), markup=False, highlight=False)
+        if review["samples"] > 10:
+            console.print(f"  ... and {review['samples'] - 10} more (`harvest label review {v['project']}` sends them "
+                          "to a reviewer)", markup=False, highlight=False)
     audit = s["leakage_audit"]
     console.print(f"leakage audit: {audit['cross_split_clusters']} clusters, {audit['cross_split_groups']} groups, "
                   f"{audit['cross_split_phash_pairs']} pHash pairs across splits")

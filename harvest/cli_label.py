@@ -19,6 +19,9 @@ def register(app: typer.Typer) -> None:
     label.add_typer(server_app, name="server")
     label.add_typer(project_app, name="project")
     app.add_typer(label, name="label")
+    from harvest.cli_review import add_review
+
+    add_review(label)
 
     def _quiet_secrets() -> None:
         from annotation.redact import install

@@ -111,6 +111,7 @@ def shapes(targets: list[Target], kind: str) -> list[Target]:
 class TaskConsensus:
     targets: list[Target]
     disagreements: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)  # objects/labels some annotators gave but no majority did
 
 
 def consensus(by_annotator: dict[Any, list[Target]], threshold: float = 0.5) -> TaskConsensus:
@@ -121,9 +122,12 @@ def consensus(by_annotator: dict[Any, list[Target]], threshold: float = 0.5) -> 
     problems: list[str] = []
     votes = Counter(label for targets in by_annotator.values() for label in {t["label"] for t in targets
                                                                              if t["type"] == "choice"})
+    undecided: list[str] = []
     for label, count in sorted(votes.items()):
         if count >= need:
             out.append({"type": "choice", "label": label})
+        elif n - count < need:  # neither "has it" nor "has it not" has a majority: a tie
+            undecided.append(f"choice {label!r}: {count} of {n} annotators (a tie)")
         if count < n:
             problems.append(f"choice {label!r}: {count} of {n} annotators")
     boxes = [(who, t) for who, targets in by_annotator.items() for t in shapes(targets, "bbox")]
@@ -150,6 +154,9 @@ def consensus(by_annotator: dict[Any, list[Target]], threshold: float = 0.5) -> 
             first = members[0]
             problems.append(f"bbox {first['label']!r} near ({first['x_min']:.0f}, {first['y_min']:.0f}): "
                             f"{len(cluster)} of {n} annotators")
+            if len(cluster) < need:
+                undecided.append(f"bbox {first['label']!r} near ({first['x_min']:.0f}, {first['y_min']:.0f}): drawn by "
+                                 f"{len(cluster)} of {n} annotators (no majority)")
     for kind in ("polygon", "keypoints", "mask", "span"):  # no merge rule: the first annotator's, if others agree
         per = {who: sorted((repr(sorted(t.items())) for t in shapes(ts, kind))) for who, ts in by_annotator.items()}
         if not any(per.values()):
@@ -158,7 +165,8 @@ def consensus(by_annotator: dict[Any, list[Target]], threshold: float = 0.5) -> 
         out += shapes(by_annotator[first], kind)
         if len({tuple(v) for v in per.values()}) > 1:
             problems.append(f"{kind}: annotators differ; kept {first}'s")
-    return TaskConsensus(out, problems)
+            undecided.append(f"{kind}: annotators differ (no merge rule for {kind})")
+    return TaskConsensus(out, problems, undecided)
 
 
 @dataclass

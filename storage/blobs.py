@@ -30,6 +30,15 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
+def hash_file(path: Path | str) -> str:
+    """sha256 hex digest of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def check_key(key: str) -> str:
     """Return `key` if it is a lowercase sha256 hex digest, else raise BlobKeyError."""
     if not isinstance(key, str) or not _KEY.match(key):

@@ -70,12 +70,13 @@ def project_samples(session: Session, project_id: int) -> list[SampleRow]:
         chunk = asset_ids[start:start + IN_BATCH]
         for link in session.scalars(select(ItemAsset).where(ItemAsset.asset_id.in_(chunk))):
             links[link.asset_id].append(link)
-    chosen: dict[int, ItemAsset | None] = {}
-    for t in tasks:
-        cands = sorted(links.get(t.asset_id, []), key=lambda l: (l.item_id != t.item_id, l.item_id, l.position, l.id))
-        chosen[t.id] = cands[0] if cands else None
-    item_ids = {t.item_id for t in tasks} | {l.item_id for l in chosen.values() if l is not None}
+    item_ids = {t.item_id for t in tasks} | {l.item_id for ls in links.values() for l in ls}
     items = _by_id(session, Item, item_ids)
+    chosen: dict[int, ItemAsset | None] = {}
+    for t in tasks:  # an image on several pages: the page chosen by content (URLs), never by arrival order (ids)
+        cands = sorted(links.get(t.asset_id, []), key=lambda l: (
+            l.item_id != t.item_id, items[l.item_id].canonical_url if l.item_id in items else "", l.url, l.position, l.id))
+        chosen[t.id] = cands[0] if cands else None
     sources = _by_id(session, Source, {i.source_id for i in items.values()})
     out = []
     for t in tasks:

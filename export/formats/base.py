@@ -1,12 +1,10 @@
 """What every export format gets (samples, a context) and gives back (files on disk, a reader)."""
 from __future__ import annotations
 
-import errno
 import hashlib
 import math
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from export.errors import FormatError
+from export.placing import place_file
 
 SPLITS = ("train", "val", "test")
 _STEM = re.compile(r"^(asset|item)-(\d+)(?:-aug(\d+))?_[0-9a-f]{8}$")
@@ -39,7 +38,13 @@ class Sample:
     def image_bytes(self) -> bytes | None:
         if self.data is not None:
             return self.data
-        return self.source.read_bytes() if self.source is not None else None
+        if self.source is None:
+            return None
+        data = self.source.read_bytes()
+        if self.sha256 is not None and sha256_bytes(data) != self.sha256:
+            raise FormatError(f"the image of {self.id} ({self.source}) does not hash to its blob key {self.sha256}: "
+                              "the blob store is corrupt. Nothing was exported; run `harvest store verify`.")
+        return data
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class ReadSample:
 @dataclass
 class Context:
     classes: list[str]
-    link: bool = True
+    link: bool = False  # hard links into the blob store only when asked (an edit would change the blob)
     workers: int = 1
     known_hashes: dict[str, str] = field(default_factory=dict)  # path relative to the out dir -> sha256
     options: dict[str, Any] = field(default_factory=dict)
@@ -103,25 +108,20 @@ def id_from_file_name(name: str) -> str:
     return f"{m[1]}:{m[2]}" + (f"#aug{m[3]}" if m[3] else "")
 
 
-def _place(sample: Sample, path: str, link: bool) -> None:
+def _place(sample: Sample, path: str, link: bool) -> str:
+    """Write one image; returns the sha256 of the bytes written (read here, never taken on trust)."""
     if sample.data is not None:
         with open(path, "wb") as fh:
             fh.write(sample.data)
-        return
+        return sha256_bytes(sample.data)
     if sample.source is None:
         raise FormatError(f"sample {sample.id} has no image to write; this format needs images.")
-    if link:
-        try:
-            os.link(sample.source, path)
-            return
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
-                raise
-    shutil.copyfile(sample.source, path)
+    return place_file(sample.source, path, sample.sha256, link)
 
 
 def place_images(samples: Iterable[Sample], out: Path, folder: Callable[[Sample], str], ctx: Context) -> None:
-    """Write every sample's image to out/folder(sample)/file_name: originals hard-linked or copied, never re-encoded."""
+    """Write every sample's image to out/folder(sample)/file_name: originals reflinked or copied (hard-linked with
+    ``ctx.link``), never re-encoded; every written file's sha256 is computed from its bytes and recorded."""
     jobs = []
     made: set[str] = set()
     for s in samples:
@@ -133,18 +133,20 @@ def place_images(samples: Iterable[Sample], out: Path, folder: Callable[[Sample]
             made.add(sub)
         rel = f"{sub}/{s.file_name}" if sub else s.file_name
         path = os.path.join(out, rel)
-        jobs.append((s, path))
-        if s.sha256:
-            ctx.known_hashes[rel] = s.sha256
+        jobs.append((s, path, rel))
     report = ctx.progress or (lambda stage, done, total: None)
+    digests = []
     if ctx.workers > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(ctx.workers) as pool:
-            for done, _ in enumerate(pool.map(lambda j: _place(j[0], j[1], ctx.link), jobs), 1):
+            for done, digest in enumerate(pool.map(lambda j: _place(j[0], j[1], ctx.link), jobs), 1):
+                digests.append(digest)
                 report("images", done, len(jobs))
     else:
-        for done, (s, path) in enumerate(jobs, 1):
-            _place(s, path, ctx.link)
+        for done, (s, path, _) in enumerate(jobs, 1):
+            digests.append(_place(s, path, ctx.link))
             report("images", done, len(jobs))
+    for (_, _, rel), digest in zip(jobs, digests):
+        ctx.known_hashes[rel] = digest
 
 
 def by_split(samples: Iterable[Sample]) -> dict[str, list[Sample]]:

@@ -175,3 +175,37 @@ def test_prediction_for_a_missing_control_is_refused():
     with pytest.raises(ConversionError, match="no polygonlabels control"):
         targets_to_results([{"type": "polygon", "points": [[0, 0], [1, 0], [1, 1]], "label": "cat"}],
                            spec("object-detection"), 10, 10)
+
+
+def _region(rid, label, x=25):
+    return {"id": rid, "type": "rectanglelabels", "from_name": "label", "to_name": "image",
+            "original_width": 320, "original_height": 240,
+            "value": {"x": x, "y": 50, "width": 12.5, "height": 10, "rotation": 0, "rectanglelabels": [label]}}
+
+
+def test_an_unknown_label_leaves_out_its_region_only_and_a_label_map_renames_it():
+    results = [_region("ok", "cat"), _region("bad", "Butterfly", x=50)]  # as Label Studio's sample exports hold
+    targets, problems = results_to_targets(results, spec("object-detection", ["cat", "butterfly"]))
+    assert [(t["instance"], t["label"], t["x_min"]) for t in targets] == [("ok", "cat", 80.0)]
+    assert len(problems) == 1 and "region bad" in problems[0] and "'Butterfly'" in problems[0]
+    mapped = spec_from_config(get_template("object-detection").label_config(["cat", "butterfly"]),
+                              {"Butterfly": "butterfly"})
+    targets, problems = results_to_targets(results, mapped)
+    assert problems == [] and [(t["instance"], t["label"], t["x_min"]) for t in targets] == [
+        ("ok", "cat", 80.0), ("bad", "butterfly", 160.0)]
+    assert results[1]["value"]["rectanglelabels"] == ["Butterfly"]  # the raw result is kept as Label Studio sent it
+
+
+def test_a_sample_with_an_unreadable_region_is_held_out_not_partly_labeled():
+    from datetime import datetime, timezone
+
+    from export.revisions import NEEDS_REVIEW, Revision, freeze
+
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    cat = {"type": "bbox", "x_min": 80.0, "y_min": 120.0, "x_max": 120.0, "y_max": 144.0, "label": "cat"}
+    partly = Revision(1, 11, 1, "a", t0, False, False, False, [cat], valid=False)
+    for rule in ("latest", "consensus", "ground-truth"):
+        frozen = freeze([partly], rule)
+        assert frozen.targets is None and frozen.skipped == NEEDS_REVIEW and "could not read" in frozen.review[0]
+    truth = Revision(2, 12, 1, "r", t0, False, True, False, [cat, {**cat, "x_min": 160.0, "x_max": 200.0}])
+    assert freeze([partly, truth], "consensus").targets == truth.targets

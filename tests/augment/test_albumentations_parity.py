@@ -7,6 +7,7 @@ import pytest
 
 from augment import augment
 from augment._albu import A
+from augment.seeding import seed_pipeline
 from tests.augment.helpers import by_type, image, policy
 
 W, H = 200, 100
@@ -28,7 +29,7 @@ def plain(transform_line: str, seed: int) -> tuple[list, list, list]:
                         bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
                         keypoint_params=A.KeypointParams(format="xy", label_fields=["names"]),
                         save_applied_params=True)
-    compose.set_random_seed(seed)
+    seed_pipeline(compose, seed)  # harvest's per-transform seeding, so both draw the same parameters
     out = compose(image=image(H, W), bboxes=[BOX], labels=["cat"], keypoints=[POINT], names=["nose"])
     return ([list(map(float, b)) for b in out["bboxes"]], [list(map(float, k)) for k in out["keypoints"]],
             out["applied_transforms"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from export import create_version
-from export.revisions import Revision, freeze
+from export.revisions import NEEDS_REVIEW, Revision, freeze
 from export.diff import VersionView, box_changes, diff_versions
 from export.queries import diff
 from storage.models import Annotation
@@ -19,14 +19,32 @@ def rev(i, targets, annotator, **kw):
 
 def test_consensus_rule_majority_tie_and_boxes():
     three = [rev(1, [choice("cat")], "a"), rev(2, [choice("cat")], "b"), rev(3, [choice("dog")], "c")]
-    assert freeze(three, "consensus").targets == [choice("cat")]
+    assert freeze(three, "consensus").targets == [choice("cat")]  # 2 of 3 say cat, 2 of 3 say "not dog"
     tie = freeze([rev(1, [choice("cat")], "a"), rev(2, [choice("dog")], "b")], "consensus")
-    assert tie.targets is None and "no consensus" in tie.skipped
-    boxes = [rev(1, [box("cat", 0, 0, 10, 10), box("dog", 50, 50, 60, 60)], "a"),
-             rev(2, [box("cat", 1, 1, 11, 11)], "b"), rev(3, [box("cat", 0, 2, 10, 12), box("dog", 80, 80, 90, 90)], "c")]
-    merged = freeze(boxes, "consensus")
+    assert tie.targets is None and tie.skipped == NEEDS_REVIEW and len(tie.review) == 2
+    agreed = [rev(1, [box("cat", 0, 0, 10, 10)], "a"), rev(2, [box("cat", 1, 1, 11, 11)], "b"),
+              rev(3, [box("cat", 0, 2, 10, 12)], "c")]
+    merged = freeze(agreed, "consensus")
     assert [(t["label"], round(t["x_min"], 3), t["y_max"]) for t in merged.targets] == [("cat", 0.333, 11)]
     assert merged.annotators == ["a", "b", "c"] and merged.annotation_ids == [1, 2, 3]
+    # a dog drawn by one of three (twice, in different places): the image would have an unlabeled dog
+    partial = [rev(1, [box("cat", 0, 0, 10, 10), box("dog", 50, 50, 60, 60)], "a"),
+               rev(2, [box("cat", 1, 1, 11, 11)], "b"), rev(3, [box("cat", 0, 2, 10, 12), box("dog", 80, 80, 90, 90)], "c")]
+    held = freeze(partial, "consensus")
+    assert held.targets is None and held.skipped == NEEDS_REVIEW
+    assert held.review == ["bbox 'dog' near (50, 50): drawn by 1 of 3 annotators (no majority)",
+                           "bbox 'dog' near (80, 80): drawn by 1 of 3 annotators (no majority)"]
+
+
+def test_latest_rule_holds_out_objects_the_newest_annotation_lacks():
+    older = rev(1, [box("cat", 0, 0, 10, 10), box("dog", 50, 50, 60, 60)], "a")
+    newer = rev(2, [box("cat", 1, 1, 11, 11)], "b")
+    held = freeze([older, newer], "latest")
+    assert held.targets is None and held.review == ["annotation 101 (a): bbox 'dog' near (50, 50) not in the latest annotation"]
+    superset = rev(3, [box("cat", 0, 0, 10, 10), box("dog", 50, 50, 61, 60)], "c")
+    assert freeze([older, superset], "latest").targets == superset.targets
+    truth = Revision(4, 104, 1, "r", T0, False, True, False, [box("cat", 0, 0, 10, 10)])
+    assert freeze([older, newer, truth], "latest").targets == truth.targets  # the reviewer decided
 
 
 def test_deletion_is_read_from_the_newest_revision():

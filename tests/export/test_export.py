@@ -1,6 +1,7 @@
 """Exporting versions from the DB: every format, manifest, data card, byte-identical re-runs, refusals, crashes."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -69,9 +70,11 @@ def test_export_writes_manifest_datacard_and_export_row(store, tmp_path):
     sha_of = {e["path"]: e["sha256"] for e in manifest["files"]}
     images = list((tmp_path / "out" / "images").rglob("*.jpg"))
     assert len(images) == 10
-    for image in images:  # originals are hard links into the blob store
+    for image in images:  # originals are copies (or reflinks), never hard links into the blob store
         rel = image.relative_to(tmp_path / "out").as_posix()
-        assert image.stat().st_ino == store.blobs.path(sha_of[rel]).stat().st_ino
+        blob = store.blobs.path(sha_of[rel])
+        assert image.stat().st_ino != blob.stat().st_ino and blob.stat().st_nlink == 1
+        assert hashlib.sha256(image.read_bytes()).hexdigest() == sha_of[rel] == blob.name
 
 
 @pytest.mark.parametrize("fmt", sorted(set(registry()) - {"imagefolder", "yolo-seg"}))

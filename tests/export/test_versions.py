@@ -1,6 +1,8 @@
 """Creating versions in the DB: freezing, refusal, left-out samples, revision rules, stickiness."""
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from sqlalchemy import func, select
 
@@ -25,8 +27,10 @@ def test_create_freezes_members_and_stats(store):
     assert sum(v.stats["splits"].values()) == 30
     assert v.stats["leakage_audit"]["leaks"] == 0
     # the three samples of one near-duplicate cluster share a split
-    clustered = [m for m in ms.values() if m.group_key == min(ms)]
-    assert len({m.split for m in clustered}) == 1
+    sizes = Counter(m.group_key for m in ms.values())
+    clustered = [m for m in ms.values() if sizes[m.group_key] == 3]
+    assert len(clustered) == 3 and len({m.split for m in clustered}) == 1
+    assert all(m.group_key.startswith("sha256:") for m in ms.values())  # groups are named by content, not ids
     m = next(iter(ms.values()))
     assert m.provenance["image_url"].startswith("http://127.0.0.1:8000/img/")
     assert m.provenance["licence"] == "CC-BY-4.0" and m.annotation_ids and m.sha256
@@ -86,18 +90,33 @@ def test_revision_rules(sqlite_store):
     store = sqlite_store
     f = Factory(store)
     p = f.project(template="image-classification")
-    t = f.task(p, f.image())
-    f.annotate(t, [choice("cat")], "a", ls_id=1, minutes=1)
-    f.annotate(t, [choice("dog")], "a", ls_id=1, revision=2, minutes=5)  # a changed their mind
-    f.annotate(t, [choice("cat")], "b", ls_id=2, minutes=2, ground_truth=True)
-    f.annotate(t, [choice("dog")], "c", ls_id=3, minutes=3)
+    agreed, reviewed, split_vote = f.task(p, f.image()), f.task(p, f.image()), f.task(p, f.image())
+    f.annotate(agreed, [choice("cat")], "a", ls_id=1, minutes=1)
+    f.annotate(agreed, [choice("dog")], "a", ls_id=1, revision=2, minutes=5)  # a changed their mind
+    f.annotate(agreed, [choice("dog")], "b", ls_id=2, minutes=2)
+    f.annotate(agreed, [choice("dog")], "c", ls_id=3, minutes=3)
+    f.annotate(reviewed, [choice("dog")], "a", ls_id=4, minutes=1)
+    f.annotate(reviewed, [choice("cat")], "b", ls_id=5, minutes=2, ground_truth=True)  # the reviewer decided
+    f.annotate(reviewed, [choice("dog")], "c", ls_id=6, minutes=3)
+    f.annotate(split_vote, [choice("dog")], "a", ls_id=7, minutes=1)
+    f.annotate(split_vote, [choice("cat")], "b", ls_id=8, minutes=2)
     f.commit()
-    latest = members(store, create_version(store, "l", "proj", revision_rule="latest").name)[t.sample_key]
-    truth = members(store, create_version(store, "g", "proj", revision_rule="ground-truth").name)[t.sample_key]
-    cons = members(store, create_version(store, "c", "proj", revision_rule="consensus").name)[t.sample_key]
-    assert latest.targets == [choice("dog")] and latest.annotators == ["a"]
-    assert truth.targets == [choice("cat")] and truth.annotators == ["b"]
+    versions = {rule: create_version(store, rule[0], "proj", revision_rule=rule)
+                for rule in ("latest", "ground-truth", "consensus")}
+    got = {rule: members(store, v.name) for rule, v in versions.items()}
+    assert got["latest"][agreed.sample_key].targets == [choice("dog")]
+    assert got["latest"][agreed.sample_key].annotators == ["a"]
+    cons = got["consensus"][agreed.sample_key]
     assert cons.targets == [choice("dog")] and cons.annotators == ["a", "b", "c"] and len(cons.annotation_ids) == 3
+    assert agreed.sample_key not in got["ground-truth"]  # three annotations, none marked ground truth
+    for rule in versions:  # a reviewer's ground truth decides under every rule
+        assert got[rule][reviewed.sample_key].targets == [choice("cat")]
+        assert got[rule][reviewed.sample_key].annotators == ["b"]
+    for rule in ("latest", "consensus"):  # 1 of 2 says dog, 1 of 2 cat: held out, with the reasons
+        assert split_vote.sample_key not in got[rule]
+        review = versions[rule].stats["needs_review"]
+        assert versions[rule].stats["skipped"]["needs review (annotators disagree)"] == 1 == review["samples"]
+        assert "'dog'" in " ".join(review["reasons"][split_vote.sample_key])
 
 
 def test_child_keeps_parent_val_and_test(store):
