@@ -30,6 +30,7 @@ class SyncReport:
     deleted: int = 0
     invalid: list[str] = field(default_factory=list)  # "task T annotation A: problem"
     unknown_tasks: list[int] = field(default_factory=list)
+    deleted_tasks: list[str] = field(default_factory=list)  # sample keys whose task is gone from Label Studio
 
     def merge(self, other: SyncReport) -> None:
         self.tasks += other.tasks
@@ -39,6 +40,7 @@ class SyncReport:
         self.deleted += other.deleted
         self.invalid += other.invalid
         self.unknown_tasks += other.unknown_tasks
+        self.deleted_tasks += other.deleted_tasks
 
 
 def result_hash(result: list[dict[str, Any]]) -> str:

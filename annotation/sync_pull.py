@@ -18,6 +18,7 @@ from annotation.connect import client_for
 from annotation.convert import spec_from_config
 from annotation.projects import load_project
 from annotation.sync import SyncReport, apply_tasks, parse_time
+from storage.base import utcnow
 from storage.engine import session_scope
 from storage.label_models import LabelingProject
 
@@ -29,6 +30,30 @@ def user_emails(client: LabelStudioClient) -> dict[int, str]:
     users = client.list_users()
     users = users.get("results", users) if isinstance(users, dict) else users
     return {u["id"]: u.get("email") or u.get("username") for u in users}
+
+
+def mark_deleted_tasks(store, client: LabelStudioClient, project, moment) -> list[str]:
+    """Mark (never erase) pushed tasks that Label Studio no longer holds; one task-id listing of the project.
+
+    Only tasks pushed before the listing starts are judged, so a push running meanwhile is never mistaken
+    for a deletion. The mark stays; the sample leaves later versions ("task deleted in Label Studio").
+    """
+    from sqlalchemy import select
+
+    from storage.label_models import Task
+
+    with session_scope(store.sessions) as session:
+        pushed = dict(session.execute(select(Task.id, Task.ls_task_id).where(
+            Task.project_id == project.id, Task.ls_task_id.is_not(None), Task.ls_deleted_at.is_(None))).all())
+    held = {t["id"] for t in client.iter_tasks(project.ls_project_id, fields="task_only", page_size=5000)}
+    gone = [tid for tid, ls_id in pushed.items() if ls_id not in held]
+    if not gone:
+        return []
+    with session_scope(store.sessions) as session:
+        rows = list(session.scalars(select(Task).where(Task.id.in_(gone))))
+        for task in rows:
+            task.ls_deleted_at = moment or utcnow()
+        return sorted(t.sample_key for t in rows)
 
 
 def pull(store, project_name: str, *, client: LabelStudioClient | None = None, full: bool = False,
@@ -71,6 +96,7 @@ def pull(store, project_name: str, *, client: LabelStudioClient | None = None, f
                 flush()
         if batch:
             flush()
+        report.deleted_tasks = mark_deleted_tasks(store, client, project, checked_at)
         with session_scope(store.sessions) as session:
             row = session.get(LabelingProject, project.id)
             row.pull_cursor, row.pull_checked_at = cursor, checked_at

@@ -177,6 +177,9 @@ def create_version(
             if row.asset is None and (row.item is None or not row.item.text):
                 skipped["no image or text (asset or item gone)"] += 1
                 continue
+            if row.task_deleted:
+                skipped["task deleted in Label Studio"] += 1
+                continue
             revs = _revisions(row)
             frozen = freeze(revs, revision_rule)
             if frozen.targets is None:

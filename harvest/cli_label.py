@@ -151,7 +151,11 @@ def register(app: typer.Typer) -> None:
         for problem in report.invalid:
             console.print(f"[yellow]invalid[/] {problem}", highlight=False)
         if report.invalid:
-            console.print(f"{len(report.invalid)} region(s) contradict the label config; stored raw, marked invalid.")
+            console.print(f"{len(report.invalid)} region(s) contradict the label config: left out, stored raw with the "
+                          "reason; the other regions are kept (their samples wait for review).")
+        if report.deleted_tasks:
+            console.print(f"{len(report.deleted_tasks)} task(s) deleted in Label Studio, marked (kept in harvest, left "
+                          f"out of new versions): {', '.join(report.deleted_tasks[:10])}", highlight=False)
         if report.unknown_tasks:
             console.print(f"[yellow]{len(report.unknown_tasks)} Label Studio task(s) not pushed by harvest were skipped[/]"
                           f" (ids {report.unknown_tasks[:10]}{' …' if len(report.unknown_tasks) > 10 else ''})")

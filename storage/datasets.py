@@ -28,6 +28,7 @@ class SampleRow:
     image_url: str | None
     image_fetched_at: Any
     annotations: list[Annotation] = field(default_factory=list)
+    task_deleted: bool = False  # the task was deleted in Label Studio
 
 
 def _by_id(session: Session, model: type, ids: set[int]) -> dict[int, Any]:
@@ -86,7 +87,7 @@ def project_samples(session: Session, project_id: int) -> list[SampleRow]:
             task_id=t.id, sample_key=t.sample_key, asset=assets.get(t.asset_id), item=item,
             source=sources[item.source_id].name if item is not None and item.source_id in sources else None,
             image_url=link.url if link else None, image_fetched_at=link.fetched_at if link else None,
-            annotations=anns.get(t.id, []),
+            annotations=anns.get(t.id, []), task_deleted=t.ls_deleted_at is not None,
         ))
     return out
 

@@ -51,6 +51,7 @@ class Task(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     pushed_at: Mapped[datetime | None]
     ls_updated_at: Mapped[datetime | None]
+    ls_deleted_at: Mapped[datetime | None]  # set when a pull finds the task gone from Label Studio (never erased)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     project: Mapped[LabelingProject] = relationship(back_populates="tasks")

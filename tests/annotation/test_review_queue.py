@@ -97,3 +97,27 @@ def test_pull_keeps_valid_regions_next_to_an_unknown_label(ls_store, ls_client):
         assert not ann.valid and "Butterfly" in ann.problems[0]
         assert [r["value"]["rectanglelabels"] for r in ann.result] == [["cat"], ["Butterfly"]]  # raw, as sent
     assert f"asset:{ids[0]}" in needs_review(ls_store, "regions")
+
+
+def test_a_task_deleted_in_label_studio_is_marked_on_pull_never_erased(ls_store, ls_client):
+    from storage.label_models import Annotation
+
+    ids = add_images(ls_store, [(64, 48), (64, 48)])
+    project = create_project(ls_store, "deleted-task", "object-detection", ["cat"])
+    push(ls_store, "deleted-task")
+    a = create_annotator(ls_store, "del-a@example.com", "secret-pass-d")
+    for asset in ids:
+        annotate(ls_store, "deleted-task", f"asset:{asset}", [box(1, 1, 30, 30, "cat")], a)
+    assert pull(ls_store, "deleted-task").deleted_tasks == []
+    with session_scope(ls_store.sessions) as s:
+        gone = s.query(Task).filter_by(project_id=project.id, sample_key=f"asset:{ids[0]}").one().ls_task_id
+    ls_client.request("DELETE", f"/api/tasks/{gone}/")
+    report = pull(ls_store, "deleted-task")
+    assert report.deleted_tasks == [f"asset:{ids[0]}"]
+    assert pull(ls_store, "deleted-task").deleted_tasks == []  # marked once
+    with session_scope(ls_store.sessions) as s:
+        task = s.query(Task).filter_by(project_id=project.id, sample_key=f"asset:{ids[0]}").one()
+        assert task.ls_deleted_at is not None and s.query(Annotation).filter_by(task_id=task.id).count() == 1
+    v = create_version(ls_store, "del-v1", "deleted-task")
+    assert set(members(ls_store, "del-v1")) == {f"asset:{ids[1]}"}
+    assert v.stats["skipped"] == {"task deleted in Label Studio": 1}
