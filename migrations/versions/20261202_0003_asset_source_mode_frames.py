@@ -1,7 +1,7 @@
 """assets: the original's pixel mode and frame count (normalized 8-bit copies, animations flagged)
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-02 21:00:00
 """
 from __future__ import annotations

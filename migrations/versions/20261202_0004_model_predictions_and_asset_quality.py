@@ -1,7 +1,7 @@
 """model predictions and asset quality
 
-Revision ID: 0006
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-02 20:36:54.156565
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import storage.base
 
 
-revision = '0006'
+revision = '0004'
 down_revision = '0003'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """tasks.ls_deleted_at: a task deleted in Label Studio is marked on pull, never erased
 
-Revision ID: 0004
-Revises: 0001
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02 21:12:00
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import storage.base
 
 
-revision = '0004'
-down_revision = '0001'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
