@@ -144,6 +144,7 @@ def consensus(by_annotator: dict[Any, list[Target]], threshold: float = 0.5) -> 
             clusters.append([(who, box)])
         else:
             best.append((who, box))
+    conflicts = _label_conflicts(clusters, n, need, threshold)
     for cluster in clusters:
         members = [b for _, b in cluster]
         if len(cluster) >= need:
@@ -154,7 +155,10 @@ def consensus(by_annotator: dict[Any, list[Target]], threshold: float = 0.5) -> 
             first = members[0]
             problems.append(f"bbox {first['label']!r} near ({first['x_min']:.0f}, {first['y_min']:.0f}): "
                             f"{len(cluster)} of {n} annotators")
-            if len(cluster) < need:
+            if len(cluster) < need and id(cluster) in conflicts:
+                if conflicts[id(cluster)]:
+                    undecided.append(conflicts[id(cluster)])
+            elif len(cluster) < need:
                 undecided.append(f"bbox {first['label']!r} near ({first['x_min']:.0f}, {first['y_min']:.0f}): drawn by "
                                  f"{len(cluster)} of {n} annotators (no majority)")
     for kind in ("polygon", "keypoints", "mask", "span"):  # no merge rule: the first annotator's, if others agree
@@ -167,6 +171,33 @@ def consensus(by_annotator: dict[Any, list[Target]], threshold: float = 0.5) -> 
             problems.append(f"{kind}: annotators differ; kept {first}'s")
             undecided.append(f"{kind}: annotators differ (no merge rule for {kind})")
     return TaskConsensus(out, problems, undecided)
+
+
+def _label_conflicts(clusters: list[list[tuple[Any, Target]]], n: int, need: int, threshold: float) -> dict[int, str]:
+    """Minority clusters of different labels on the same place: one object the annotators named differently.
+
+    Returns {id(cluster): message} for each such cluster; the first cluster of a group carries the message, the
+    others map to "" so that one object is reported once ("labelled 'a' by 1, 'b' by 1 of 2 annotators")."""
+    minority = [c for c in clusters if len(c) < need]
+    out: dict[int, str] = {}
+    for i, cluster in enumerate(minority):
+        if id(cluster) in out:
+            continue
+        group = [cluster]
+        for other in minority[i + 1:]:
+            if id(other) in out or any(other[0][1]["label"] == g[0][1]["label"] for g in group):
+                continue
+            if box_iou(cluster[0][1], other[0][1]) >= threshold:
+                group.append(other)
+        if len(group) < 2:
+            continue
+        first = cluster[0][1]
+        votes = ", ".join(f"{g[0][1]['label']!r} by {len(g)}" for g in group)
+        out[id(cluster)] = (f"bbox near ({first['x_min']:.0f}, {first['y_min']:.0f}): labelled {votes} of "
+                            f"{n} annotators (no label has a majority)")
+        for g in group[1:]:
+            out[id(g)] = ""
+    return out
 
 
 @dataclass

@@ -94,3 +94,14 @@ def test_diff_of_two_stored_versions(store):
     assert len(d["label_changes"]) == 1 and d["label_changes"][0]["relabelled"]
     assert first.targets[0]["label"] == "cat" and len(first.targets) == 2  # sample 0 of detection_project
     assert d["per_class"]["dog"]["delta"] == 2 and d["per_class"]["cat"]["delta"] == -2
+
+
+def test_one_object_named_differently_is_reported_once_as_a_label_conflict():
+    a = rev(1, [box("cat", 0, 0, 10, 10), box("dog", 50, 50, 60, 60)], "a")
+    b = rev(2, [box("cat", 1, 1, 11, 11), box("fox", 51, 50, 61, 60)], "b")
+    held = freeze([a, b], "consensus")
+    assert held.targets is None and held.skipped == NEEDS_REVIEW
+    assert held.review == ["bbox near (50, 50): labelled 'dog' by 1, 'fox' by 1 of 2 annotators (no label has a majority)"]
+    apart = freeze([rev(1, [box("dog", 0, 0, 10, 10)], "a"), rev(2, [box("fox", 50, 50, 60, 60)], "b")], "consensus")
+    assert apart.review == ["bbox 'dog' near (0, 0): drawn by 1 of 2 annotators (no majority)",
+                            "bbox 'fox' near (50, 50): drawn by 1 of 2 annotators (no majority)"]
