@@ -140,7 +140,12 @@ class StorePipeline:
         pairs, stats) is merged into the pipeline only after the commit: a rolled-back batch leaves no trace."""
         self.ctx.blobs.sync()  # the blobs this batch references are durable before its rows commit
         staged = _Staged()
+        unchanged = [item["page_url"] for item in batch if item.get("unchanged")]
+        batch = [item for item in batch if not item.get("unchanged")]
         with session_scope(self.ctx.sessions) as session:
+            touched = q.touch_pages(session, self.ctx.source_id, unchanged, self.ctx.run_id, utcnow())
+            staged.stats["items_unchanged"] += touched
+            staged.stats["items_stored"] += touched
             self._stat("near_dup_index_caught_up", self.index.refresh(session))
             asset_ids = self._write_assets(session, batch, staged)
             item_ids = self._write_items(session, batch, staged)
