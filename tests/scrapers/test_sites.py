@@ -85,3 +85,30 @@ def test_site_crawled_config_only(name, settings, tmp_path):
         reason, beyond = shape["limit"]
         assert (first.stats["limit_reached"], first.stats["links_beyond_max_depth"]) == (reason, beyond)
         assert harvest(["runs", name], env, tmp_path).stdout.count(f"stopped at its limit `{reason}`") == 2
+
+
+def test_required_licence_is_reported(settings, tmp_path):
+    """`require_licence = true`: the page without a licence is stored (marked), and `harvest runs` says so."""
+    page = '<!doctype html><html><head>{}</head><body><h1>{}</h1><img src="/i/{}.png"></body></html>'
+    routes = {"/": html('<a class="p" href="/a.html">a</a> <a class="p" href="/b.html">b</a>'),
+              "/a.html": html(page.format('<link rel="license" href="https://creativecommons.org/licenses/by/4.0/">',
+                                          "A", 1)),
+              "/b.html": html(page.format("", "B", 2))}
+    from tests.scrapers.sites import png
+
+    routes.update({"/i/1.png": png(701), "/i/2.png": png(702)})
+    with serve(routes) as site:
+        config = write_toml(tmp_path / "harvest.toml", {"sources.strict": {
+            "start_urls": [site.base_url + "/"], "allowed_domains": ["127.0.0.1"], "item_links": ["a.p"],
+            "fields": {"title": "h1"}, "images": ["img"], "require_licence": True}})
+        env = harvest_env(settings, config)
+        check(harvest(["crawl", "strict"], env, tmp_path))
+        shown = " ".join(harvest(["runs", "strict"], env, tmp_path).stdout.split())
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as s:
+            licences = {_path(i.page_url): i.licence for i in s.scalars(select(Item))}
+    finally:
+        engine.dispose()
+    assert licences == {"/a.html": "https://creativecommons.org/licenses/by/4.0/", "/b.html": None}
+    assert "1 item(s) without a licence" in shown and "the source requires one" in shown, shown
