@@ -111,3 +111,44 @@ class PolicyBrowserHandler(ScrapyPlaywrightDownloadHandler):
             logger.info("browser request aborted by the URL policy: %s (%s)", request.url[:300], exc.detail)
             return True
         return False
+
+
+def render_page(url: str, scrolls: int, policy: Policy, chromium: str = CHROMIUM,
+                timeout_s: float = 30.0) -> tuple[str, int, dict[str, str], bytes]:
+    """(final URL, status, headers, rendered HTML) of one page, as a crawl with `render = "browser"` sees it
+    (for `harvest source check`): the same chromium, flags, policy on every request and bounded scrolls."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(chromium).is_file():
+        from scrapers.errors import CheckFailed
+
+        raise CheckFailed(f"render = \"browser\" needs chromium at {chromium}, and it is not there; install "
+                          f"Debian's chromium (apt-get install chromium) or set [crawl].chromium to its path")
+
+    def route(r) -> None:
+        request = r.request
+        try:
+            if request.resource_type in SKIPPED:
+                raise UrlRefused("media", "images are fetched by the image pipeline")
+            host, port = policy.check_url(request.url, image=True)
+            for address in resolve(host, port):
+                policy.check_address(host, port, address)
+        except (UrlRefused, OSError, UnicodeError):
+            r.abort()
+            return
+        r.continue_()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=ARGS, timeout=timeout_s * 1000)
+        try:
+            page = browser.new_page()
+            page.route("**/*", route)
+            response = page.goto(url, wait_until="load", timeout=timeout_s * 1000)
+            page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
+            for _ in range(scrolls):
+                page.evaluate(SCROLL)
+            status = response.status if response is not None else 200
+            headers = response.all_headers() if response is not None else {}
+            return page.url, status, headers, page.content().encode()
+        finally:
+            browser.close()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -11,7 +11,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.spiders import SitemapSpider
 
 from scrapers.config import SourceConfig
-from scrapers.extract import found_images, links, looks_like_image, select, text_of
+from scrapers.extract import found_images, links, looks_like_image, on_canonical_host, select, text_of
 from scrapers.items import PageItem, page_item
 
 
@@ -34,7 +34,8 @@ class ConfigSpider(SitemapSpider):
             yield request
 
     def _stored_validators(self) -> dict[str, tuple[str | None, str | None]]:
-        if not self.source.conditional_pages or self.source.render == "browser":
+        # revalidate_images asks every image URL again: its pages must be parsed again too
+        if not self.source.conditional_pages or self.source.render == "browser" or self.source.revalidate_images:
             return {}
         from scrapy.exceptions import NotConfigured
 
@@ -90,16 +91,10 @@ class ConfigSpider(SitemapSpider):
 
     def _canonical(self, url: str) -> str:
         """`url` on the source's `canonical_host` when it is on one of the allowed domains."""
-        if not self.source.canonical_host:
-            return url
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if host and any(host == d or host.endswith("." + d) for d in self.source.allowed_domains):
-            canonical = parts._replace(netloc=self.source.canonical_host).geturl()
-            if canonical != url:
-                self.crawler.stats.inc_value("harvest/links_canonicalised")
-            return canonical
-        return url
+        canonical = on_canonical_host(url, self.source.canonical_host, self.source.allowed_domains)
+        if canonical != url:
+            self.crawler.stats.inc_value("harvest/links_canonicalised")
+        return canonical
 
     def _unchanged(self, response: Response) -> bool:
         return response.status == 304
