@@ -111,7 +111,9 @@ class StorePipeline:
             self.crawler.stats.inc_value(f"harvest/{key}", n)
 
     def process_item(self, item: Any) -> Any:
-        self.batch.append(ItemAdapter(item).asdict())
+        # a shallow copy: the item's values are plain lists and dicts already (ItemAdapter.asdict's deep
+        # conversion was the largest per-image cost of the crawler process, ~2.5 ms an item)
+        self.batch.append(dict(ItemAdapter(item).items()))
         if len(self.batch) >= self.ctx.crawl.batch_size:
             self._schedule_flush()
         return item
