@@ -60,7 +60,10 @@ def _print(console, report) -> None:
     console.print(f"[bold]{report.url}[/]  HTTP {report.status}  {report.content_type}", soft_wrap=True)
     console.print(f"item page: {'yes' if report.is_item else 'no'} ({report.why_item})", soft_wrap=True)
     console.print("selector matches: " + ", ".join(f"{k} {n}" for k, n in report.matches.items()), soft_wrap=True)
-    if report.is_item or "reached through item_links (extracted" in report.why_item:
+    found = any(item["images"] or any(v is not None for v in item["fields"].values()) for item in report.items)
+    if not report.is_item and found and "reached through item_links" in report.why_item:
+        console.print("what it extracts as an item (when reached through item_links):", soft_wrap=True)
+    if report.is_item or (found and "reached through item_links" in report.why_item):
         for n, item in enumerate(report.items, 1):
             head = f"item {n}" + (f" (record {item['key']})" if item["key"] else "")
             console.print(f"[bold]{head}[/]", soft_wrap=True)

@@ -57,7 +57,7 @@ def check_page(source: SourceConfig, response: TextResponse, listed: bool = Fals
     elif listed or source.sitemap_urls:
         is_item, why = True, "listed by a sitemap and no item_pattern"
     elif source.item_links:
-        is_item, why = False, "no item_pattern: an item when reached through item_links (extracted below as one)"
+        is_item, why = False, "no item_pattern: an item when reached through item_links"
     else:
         is_item, why = False, "no item_pattern: only pages reached through item_links are items"
     report = PageReport(response.url, response.status, response.headers.get("Content-Type", b"").decode(),
