@@ -41,9 +41,11 @@ def test_js_page_needs_the_browser(chromium, settings, tmp_path):
             plain = harvest(["crawl", "plain"], env, tmp_path)
             check(harvest(["crawl", "wild"], env, tmp_path, timeout=300))
             requested = site.paths()
+            check(harvest(["crawl", "wild"], env, tmp_path, timeout=300))  # a re-crawl renders, downloads nothing
         assert elsewhere.paths() == []  # refused by the URL policy inside the browser
 
-    plain_run, wild_run = runs(settings.database_url)
+    plain_run, wild_run, again = runs(settings.database_url)
+    assert again.status == "succeeded" and again.stats["images_downloaded"] == 0 and again.stats["items_gone"] == 0
     assert plain.returncode != 0 and plain_run.status == "empty", plain_run.error  # no JavaScript, no image
     assert wild_run.status == "succeeded", (wild_run.error, wild_run.stats)
     assert _stored(settings.database_url) == EXPECTED
