@@ -11,7 +11,7 @@ from sqlalchemy import select
 from storage.collect_models import Item, ItemAsset
 from storage.engine import make_engine, session_factory
 from tests.scrapers.helpers import check, harvest, harvest_env, runs, write_toml
-from tests.scrapers.sites import html, serve
+from tests.scrapers.sites import html, png, serve
 from tests.scrapers.sites.shapes import SITES
 
 
@@ -94,8 +94,6 @@ def test_required_licence_is_reported(settings, tmp_path):
               "/a.html": html(page.format('<link rel="license" href="https://creativecommons.org/licenses/by/4.0/">',
                                           "A", 1)),
               "/b.html": html(page.format("", "B", 2))}
-    from tests.scrapers.sites import png
-
     routes.update({"/i/1.png": png(701), "/i/2.png": png(702)})
     with serve(routes) as site:
         config = write_toml(tmp_path / "harvest.toml", {"sources.strict": {
