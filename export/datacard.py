@@ -61,6 +61,9 @@ def datacard(version: dict[str, Any], fmt: str, samples: list[dict[str, Any]], s
             (s.get("source") or "-", s.get("licence") or "unknown", s.get("robots_decision") or "-") for s in originals
         ).items())
     ])
+    unlicensed = sum(1 for s in originals if not s.get("licence"))
+    lines += [f"Samples without a licence: {unlicensed} (sources with `require_licence = true` leave theirs out of "
+              f"versions unless `--include-unlicensed`; see the left-out table).", ""]
     agreement = stats.get("agreement", {})
     lines += ["## Annotators and agreement", ""]
     lines += _table(["annotator", "samples"], [[a, n] for a, n in sorted(stats.get("annotators", {}).items())])

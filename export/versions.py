@@ -141,7 +141,7 @@ def create_version(
     store: Any, name: str, project: str, split: str | Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
     group_by: str | None = None, policy_text: str | None = None, parent: str | None = None,
     revision_rule: str = "latest", filters: Sequence[str] | dict[str, str] | None = None,
-    phash_threshold: int | None = None, policy_syntax: str = "yaml",
+    phash_threshold: int | None = None, policy_syntax: str = "yaml", include_unlicensed: bool = False,
 ):
     """Freeze a new version named `name` from the project's annotations in one transaction."""
     if not isinstance(name, str) or not NAME.match(name):
@@ -179,6 +179,9 @@ def create_version(
                 continue
             if row.task_deleted:
                 skipped["task deleted in Label Studio"] += 1
+                continue
+            if row.unlicensed and not include_unlicensed:  # its source has require_licence = true
+                skipped["no licence (its source requires one; --include-unlicensed)"] += 1
                 continue
             revs = _revisions(row)
             frozen = freeze(revs, revision_rule)

@@ -177,6 +177,12 @@ def _run_notes(session, run, stats: dict, full: bool) -> list[str]:
     unlicensed = session.scalar(select(func.count(Item.id)).where(Item.last_crawl_run_id == run.id,
                                                                   Item.licence.is_(None)))
     if unlicensed:
+        required = stats.get("licence_required")
         notes.append(f"run {run.id}: {unlicensed} item(s) without a licence (set `licence` on the source "
-                     f"if the site states one)")
+                     f"if the site states one)" + ("; the source requires one: they are kept, marked and left out "
+                                                   "of dataset versions (`dataset create --include-unlicensed`)"
+                                                   if required else ""))
+    if stats.get("pages_unchanged"):
+        notes.append(f"run {run.id}: {stats['pages_unchanged']} item page(s) answered 304 Not Modified "
+                     f"(their items seen again, not re-parsed)")
     return notes

@@ -29,6 +29,8 @@ def create(
     policy: Annotated[Optional[Path], typer.Option(help="Augmentation policy file (.yaml/.toml), stored verbatim.")] = None,
     parent: Annotated[Optional[str], typer.Option(help="Parent version: its val/test samples stay put.")] = None,
     revision_rule: Annotated[str, typer.Option("--revision-rule", help="latest, consensus or ground-truth.")] = "latest",
+    include_unlicensed: Annotated[bool, typer.Option("--include-unlicensed", help="Keep samples without a licence "
+                                  "from sources with require_licence = true (left out by default).")] = False,
 ) -> None:
     """Freeze a new, immutable dataset version of a labeling project."""
     from export import create_version
@@ -44,7 +46,8 @@ def create(
             raise BadVersionSpec(f"cannot read the policy file {policy}: {exc.strerror}; check the path.") from None
     st = _store()
     v = create_version(st, name, project, split=split, seed=seed, group_by=group_by, policy_text=policy_text,
-                       parent=parent, revision_rule=revision_rule, filters=filter, policy_syntax=syntax or "yaml")
+                       parent=parent, revision_rule=revision_rule, filters=filter, policy_syntax=syntax or "yaml",
+                       include_unlicensed=include_unlicensed)
     s = v.stats
     console.print(f"[green]created[/] {v.name}: {s['samples']} samples "
                   f"(train {s['splits']['train']}, val {s['splits']['val']}, test {s['splits']['test']}); "

@@ -32,6 +32,17 @@ def register(app: typer.Typer) -> None:
             raise CheckFailed(f"source '{name}' is a Python spider ({source.spider}); use `scrapy parse --spider "
                               f"{name} URL` for it. `harvest source check` reads config-driven sources.")
         target = url or (source.start_urls or source.sitemap_urls)[0]
+        if source.render == "browser":  # as the crawl sees it: rendered by chromium, bounded scrolls
+            from scrapers.browser import render_page
+            from scrapers.urlpolicy import Policy
+
+            policy = Policy.build(source.allowed_domains, source.image_domains,
+                                  [*source.start_urls, *source.sitemap_urls])
+            final, status, headers, body = render_page(target, source.scrolls, policy, s.crawl.chromium)
+            console.print(f"rendered by {s.crawl.chromium} ({source.scrolls} scroll(s))", soft_wrap=True)
+            response = response_of(final, status, {"content-type": "text/html", **headers}, body)
+            _print(console, check_page(source, response, listed=url is None and not source.start_urls))
+            return
         try:
             answer = httpx.get(target, headers={"User-Agent": user_agent(s.crawl)}, follow_redirects=True,
                                timeout=30)
@@ -49,7 +60,10 @@ def _print(console, report) -> None:
     console.print(f"[bold]{report.url}[/]  HTTP {report.status}  {report.content_type}", soft_wrap=True)
     console.print(f"item page: {'yes' if report.is_item else 'no'} ({report.why_item})", soft_wrap=True)
     console.print("selector matches: " + ", ".join(f"{k} {n}" for k, n in report.matches.items()), soft_wrap=True)
-    if report.is_item:
+    found = any(item["images"] or any(v is not None for v in item["fields"].values()) for item in report.items)
+    if not report.is_item and found and "reached through item_links" in report.why_item:
+        console.print("what it extracts as an item (when reached through item_links):", soft_wrap=True)
+    if report.is_item or (found and "reached through item_links" in report.why_item):
         for n, item in enumerate(report.items, 1):
             head = f"item {n}" + (f" (record {item['key']})" if item["key"] else "")
             console.print(f"[bold]{head}[/]", soft_wrap=True)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from scrapy.http import HtmlResponse, Request, TextResponse
 
 from scrapers.config import SourceConfig
-from scrapers.extract import found_images, links, looks_like_image, select, text_of
+from scrapers.extract import found_images, links, looks_like_image, on_canonical_host, select, text_of
 
 
 @dataclass
@@ -56,6 +56,8 @@ def check_page(source: SourceConfig, response: TextResponse, listed: bool = Fals
         why = f"URL {'matches' if is_item else 'does not match'} item_pattern {source.item_pattern!r}"
     elif listed or source.sitemap_urls:
         is_item, why = True, "listed by a sitemap and no item_pattern"
+    elif source.item_links:
+        is_item, why = False, "no item_pattern: an item when reached through item_links"
     else:
         is_item, why = False, "no item_pattern: only pages reached through item_links are items"
     report = PageReport(response.url, response.status, response.headers.get("Content-Type", b"").decode(),
@@ -77,5 +79,9 @@ def check_page(source: SourceConfig, response: TextResponse, listed: bool = Fals
         report.items.append({"key": key, "fields": fields, "images": images})
     for key, query in keys.items():
         for url in links(response, query, response.url):
-            report.links.append((url, key, _link_fate(url, key, source)))
+            canonical = on_canonical_host(url, source.canonical_host, source.allowed_domains)
+            fate = _link_fate(canonical, key, source)
+            if canonical != url and not fate.startswith("not followed"):
+                fate += f", as {canonical} (canonical_host)"
+            report.links.append((url, key, fate))
     return report

@@ -7,7 +7,7 @@ site is a built-in source `demo` used whenever harvest.toml does not define one 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -41,6 +41,7 @@ class CrawlConfig(BaseModel):
     stale_after_seconds: float = Field(default=300.0, gt=0)  # a running run without heartbeat this long is dead
     demo_url: str = f"http://127.0.0.1:{DEMO_PORT}/"  # where the built-in `demo` source crawls
     quality_thresholds: dict[str, float] = Field(default_factory=dict)  # storage/quality.py Thresholds overrides
+    chromium: str = "/usr/bin/chromium"  # the system browser of `render = "browser"` sources (never downloaded)
 
 
 class SourceConfig(BaseModel):
@@ -70,6 +71,14 @@ class SourceConfig(BaseModel):
     max_pages: int = Field(default=DEFAULT_MAX_PAGES, ge=0)  # 0 = no limit
     max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=0)
     max_seconds: float = Field(default=DEFAULT_MAX_SECONDS, ge=0)
+    # pages through a real browser (scrapy-playwright + chromium), for images that exist only after scripts
+    render: Literal["http", "browser"] = "http"
+    scrolls: int = Field(default=0, ge=0, le=50)  # with render = "browser": scrolls to the bottom per page
+    # host[:port] of the site's canonical name: page links to any allowed domain are requested on it
+    # (www vs bare, a second name of the same server), so each page is fetched and stored once
+    canonical_host: str | None = None
+    require_licence: bool = False  # items without a licence are kept, marked, and left out of versions
+    conditional_pages: bool = True  # item pages re-fetched with If-None-Match / If-Modified-Since
     settings: dict[str, Any] = Field(default_factory=dict)  # Scrapy setting overrides for this source
 
     @field_validator("schedule")
@@ -97,6 +106,13 @@ class SourceConfig(BaseModel):
                     + (", no port: ports of a listed private address come from start_urls or image_domains)"
                        if info.field_name == "allowed_domains" else ")")
                 )
+        return value
+
+    @field_validator("canonical_host")
+    @classmethod
+    def _canonical_host(cls, value: str | None) -> str | None:
+        if value is not None and not HOST_ENTRY.fullmatch(value):
+            raise ValueError(f"canonical_host {value!r} is not a host or host:port; write e.g. 'www.example.com'")
         return value
 
     @model_validator(mode="after")

@@ -48,6 +48,7 @@ def run_stats(stats: dict[str, Any], gone: int = 0) -> dict[str, Any]:
                        "offsite_image_hosts": _counts(stats, "urlpolicy/offsite_image_host/")},
         "failed_urls": list(stats.get("harvest/failed_urls") or []),
         "items_failed": get("items_failed"),
+        "pages_unchanged": get("pages_unchanged"), "browser_aborted": get("browser_aborted"),
     }
 
 
@@ -156,7 +157,15 @@ class CrawlRunExtension:
         missed = missed_pages(stats) if finished else []
         summary = run_stats(stats)
         summary["finish_reason"] = reason
+        summary["licence_required"] = bool(ctx.source.require_licence)
         summary["missed_pages"] = missed
+        beyond = int(stats.get("harvest/links_beyond_max_depth", 0))
+        if beyond and reason not in LIMIT_REASONS:  # a calendar or a facet trap cut at max_depth: nothing gone
+            summary["limit_reached"] = "max_depth"
+            summary["links_beyond_max_depth"] = beyond
+            missed = [*missed, f"{beyond} link(s) beyond max_depth not followed"]
+            logger.warning("crawl run %s of %s: %d link(s) lay beyond max_depth and were not followed; "
+                           "no item is marked gone", ctx.run_id, ctx.source_name, beyond)
         if reason in LIMIT_REASONS:
             summary["limit_reached"] = LIMIT_REASONS[reason]
             logger.warning("crawl run %s of %s stopped at its limit %s (%s); no item is marked gone",

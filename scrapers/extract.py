@@ -36,6 +36,20 @@ def looks_like_image(url: str) -> bool:
         return False
 
 
+def on_canonical_host(url: str, canonical_host: str | None, domains: list[str]) -> str:
+    """`url` moved to `canonical_host` (host[:port]) when its host is one of `domains` (or a subdomain)."""
+    if not canonical_host:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    host = (parts.hostname or "").lower()
+    if host and any(host == d or host.endswith("." + d) for d in domains):
+        return parts._replace(netloc=canonical_host).geturl()
+    return url
+
+
 def select(sel: Selector | SelectorList, query: str) -> SelectorList:
     if query.startswith("xpath:"):
         return sel.xpath(query[len("xpath:"):])

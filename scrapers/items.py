@@ -29,6 +29,7 @@ class PageItem(scrapy.Item):
     image_text = scrapy.Field()  # {image URL: {"alt", "title", "caption"}} what the page says about each
     images = scrapy.Field()  # filled by the media pipeline
     rejected = scrapy.Field()  # image URLs refused by the media pipeline, with the reason
+    unchanged = scrapy.Field()  # True: the page answered 304 Not Modified; its stored items are seen again
 
 
 def _header(response: Response, name: str) -> str | None:

@@ -58,8 +58,13 @@ def spider_class(name: str, source: SourceConfig, crawl: CrawlConfig, known: dic
                 ) from None
     else:
         base = ConfigSpider
-    custom = {**politeness(crawl), **source.scrapy_limits(), **(getattr(base, "custom_settings", None) or {}),
-              **source.settings}
+    rendered = {}
+    if source.render == "browser":
+        from scrapers.browser import browser_settings
+
+        rendered = browser_settings(crawl.chromium)
+    custom = {**politeness(crawl), **source.scrapy_limits(), **rendered,
+              **(getattr(base, "custom_settings", None) or {}), **source.settings}
     attrs: dict[str, Any] = {"name": name, "source": source, "custom_settings": custom}
     if base is ConfigSpider and source.sitemap_urls:
         attrs["sitemap_urls"] = list(source.sitemap_urls)

@@ -111,7 +111,9 @@ class StorePipeline:
             self.crawler.stats.inc_value(f"harvest/{key}", n)
 
     def process_item(self, item: Any) -> Any:
-        self.batch.append(ItemAdapter(item).asdict())
+        # a shallow copy: the item's values are plain lists and dicts already (ItemAdapter.asdict's deep
+        # conversion was the largest per-image cost of the crawler process, ~2.5 ms an item)
+        self.batch.append(dict(ItemAdapter(item).items()))
         if len(self.batch) >= self.ctx.crawl.batch_size:
             self._schedule_flush()
         return item
@@ -140,7 +142,12 @@ class StorePipeline:
         pairs, stats) is merged into the pipeline only after the commit: a rolled-back batch leaves no trace."""
         self.ctx.blobs.sync()  # the blobs this batch references are durable before its rows commit
         staged = _Staged()
+        unchanged = [item["page_url"] for item in batch if item.get("unchanged")]
+        batch = [item for item in batch if not item.get("unchanged")]
         with session_scope(self.ctx.sessions) as session:
+            touched = q.touch_pages(session, self.ctx.source_id, unchanged, self.ctx.run_id, utcnow())
+            staged.stats["items_unchanged"] += touched
+            staged.stats["items_stored"] += touched
             self._stat("near_dup_index_caught_up", self.index.refresh(session))
             asset_ids = self._write_assets(session, batch, staged)
             item_ids = self._write_items(session, batch, staged)

@@ -11,8 +11,9 @@ the downloader middlewares once more, for the spider's requests and the media pi
 - the address, after DNS resolution: private, loopback, link-local, multicast, reserved, unspecified and
   IPv4-mapped/compat forms of those are refused, unless the source's user wrote that very host or address
   in `allowed_domains`, `image_domains` or `start_urls`. Such a listed private host is allowed only on the
-  ports the user wrote for it (in `start_urls`, `sitemap_urls` or a `host:port` entry of `image_domains`), or 80/443 when
-  none: 127.0.0.1:8765 listed does not open 127.0.0.1:6379. Public hosts are port-agnostic, like Scrapy.
+  ports the user wrote for it (in `start_urls`, `sitemap_urls` or a `host:port` entry of `image_domains`); a page host
+  written without ports (a second name of the site) takes the ports of the start URLs; else 80/443:
+  127.0.0.1:8765 listed does not open 127.0.0.1:6379. Public hosts are port-agnostic, like Scrapy.
 - DNS rebinding: the address a response actually came from (`Response.ip_address`) is checked again, so
   an answer from a private address that the check's own resolution did not return is discarded
   (the request has been sent by then; its answer never reaches the pipelines or the store).
@@ -104,15 +105,31 @@ class Policy:
             host, port = split_entry(entry)
             if port is not None:
                 ports[host].add(port)
+        started: set[int] = set()
         for url in start_urls:
             try:
                 parts = urlsplit(url)
                 if parts.hostname and parts.scheme in DEFAULT_PORTS:
                     ports.setdefault(parts.hostname, set()).add(parts.port or DEFAULT_PORTS[parts.scheme])
+                    started.add(parts.port or DEFAULT_PORTS[parts.scheme])
             except ValueError:  # a malformed start URL: its request is refused by check_url
                 continue
-        listed = {h: frozenset(p or DEFAULT_PORTS.values()) for h, p in ports.items()}
+        # a page host written without ports of its own (a second name of the site: 127.0.0.1 beside localhost,
+        # www.example.test beside example.test) is reached on the ports of the start URLs
+        listed = {h: frozenset(p or (started if h in pages else ()) or DEFAULT_PORTS.values())
+                  for h, p in ports.items()}
         return cls(frozenset(pages), frozenset(images), listed)
+
+    @classmethod
+    def for_spider(cls, spider: Any) -> Policy:
+        """The policy of a spider: its allowed_domains, its source's image_domains, start and sitemap URLs."""
+        source = getattr(spider, "source", None)
+        return cls.build(
+            getattr(spider, "allowed_domains", None) or [],
+            getattr(source, "image_domains", None) or [],
+            [*(getattr(spider, "start_urls", None) or []), *(getattr(source, "start_urls", None) or []),
+             *(getattr(spider, "sitemap_urls", None) or []), *(getattr(source, "sitemap_urls", None) or [])],
+        )
 
     def check_url(self, url: str, *, image: bool) -> tuple[str, int]:
         """(host, port) of an acceptable URL, before DNS; raise UrlRefused otherwise."""
@@ -184,13 +201,7 @@ class UrlPolicyMiddleware:
         return cls(crawler)
 
     def spider_opened(self, spider: Any) -> None:
-        source = getattr(spider, "source", None)
-        self.policy = Policy.build(
-            getattr(spider, "allowed_domains", None) or [],
-            getattr(source, "image_domains", None) or [],
-            [*(getattr(spider, "start_urls", None) or []), *(getattr(source, "start_urls", None) or []),
-             *(getattr(spider, "sitemap_urls", None) or []), *(getattr(source, "sitemap_urls", None) or [])],
-        )
+        self.policy = Policy.for_spider(spider)
 
     def _refuse(self, request: Request, exc: UrlRefused) -> UrlRefused:
         self.stats.inc_value(f"urlpolicy/refused/{exc.reason}")

@@ -119,6 +119,27 @@ def item_ids(session: Session, source_id: int) -> dict[str, int]:
     return dict(session.execute(select(Item.canonical_url, Item.id).where(Item.source_id == source_id)).all())
 
 
+def page_validators(session: Session, source_id: int) -> dict[str, tuple[str | None, str | None]]:
+    """Page URL -> (ETag, Last-Modified) of the source's items still seen, for conditional page requests."""
+    stmt = select(Item.page_url, Item.etag, Item.last_modified).where(
+        Item.source_id == source_id, Item.gone_at.is_(None),
+        or_(Item.etag.is_not(None), Item.last_modified.is_not(None)))
+    return {page: (etag, modified) for page, etag, modified in session.execute(stmt)}
+
+
+def touch_pages(session: Session, source_id: int, page_urls: list[str], run_id: int, now: datetime) -> int:
+    """The items of pages that answered 304 Not Modified are seen by run `run_id` (and their image links
+    too); nothing else about them changes. Returns how many items."""
+    if not page_urls:
+        return 0
+    ids = list(session.scalars(select(Item.id).where(Item.source_id == source_id, Item.page_url.in_(page_urls))))
+    if not ids:
+        return 0
+    session.execute(update(Item).where(Item.id.in_(ids)).values(last_seen_at=now, last_crawl_run_id=run_id))
+    session.execute(update(ItemAsset).where(ItemAsset.item_id.in_(ids)).values(last_seen_at=now))
+    return len(ids)
+
+
 @dataclass(frozen=True)
 class KnownImage:
     asset_id: int

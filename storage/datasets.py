@@ -29,6 +29,8 @@ class SampleRow:
     image_fetched_at: Any
     annotations: list[Annotation] = field(default_factory=list)
     task_deleted: bool = False  # the task was deleted in Label Studio
+    # the item has no licence and its source requires one (`require_licence`): kept, left out of versions
+    unlicensed: bool = False
 
 
 def _by_id(session: Session, model: type, ids: set[int]) -> dict[int, Any]:
@@ -88,8 +90,15 @@ def project_samples(session: Session, project_id: int) -> list[SampleRow]:
             source=sources[item.source_id].name if item is not None and item.source_id in sources else None,
             image_url=link.url if link else None, image_fetched_at=link.fetched_at if link else None,
             annotations=anns.get(t.id, []), task_deleted=t.ls_deleted_at is not None,
+            unlicensed=unlicensed(item, sources.get(item.source_id) if item is not None else None),
         ))
     return out
+
+
+def unlicensed(item: Item | None, source: Source | None) -> bool:
+    """An item marked for its missing licence: none stored while its source says `require_licence = true`."""
+    return bool(item is not None and not item.licence and source is not None
+                and (source.config or {}).get("require_licence"))
 
 
 def version_by_name(session: Session, name: str) -> DatasetVersion | None:

@@ -117,3 +117,74 @@ SITEMAP = {
 }
 
 SITES = {"gallery": GALLERY, "shop": SHOP, "lazy": LAZY, "sitemap": SITEMAP}
+
+
+# --- a crawler trap: an endless calendar (every month links the month before and after); max_depth ends it
+def _month(path: str):
+    """A calendar page, an event page or an event's poster, for any month that parses."""
+    path = path.split("?", 1)[0]
+    name = path.rsplit("/", 1)[-1].removesuffix(".html").removesuffix(".png")
+    try:
+        year, month = (int(part) for part in name.split("-"))
+    except ValueError:
+        return None
+    if path == f"/img/{name}.png":
+        return png(year * 12 + month, (48, 48))
+    if path == f"/event/{name}.html":
+        return html(_page(f'<h1>Event of {name}</h1><img src="/img/{name}.png" alt="poster {name}">'))
+    if path != f"/cal/{name}.html":
+        return None
+    prev = f"{year - (month == 1)}-{(month - 2) % 12 + 1:02d}"
+    nxt = f"{year + (month == 12)}-{month % 12 + 1:02d}"
+    return html(_page(f'<a class="prev" href="/cal/{prev}.html">prev</a> <a class="next" href="/cal/{nxt}.html">next</a>'
+                      f' <a class="event" href="/event/{name}.html">event</a>'))
+
+
+def _event(name: str):
+    return ("/event/" + name + ".html", None), ({"title": f"Event of {name}"},
+                                                [(f"/img/{name}.png", f"poster {name}", None, None)])
+
+
+CALENDAR = {
+    "routes": dict,
+    "fallback": _month,
+    "source": lambda base: {"start_urls": [base + "/cal/2026-01.html"], "allowed_domains": ["127.0.0.1"],
+                            "follow": ["a.prev", "a.next"], "item_links": ["a.event"], "fields": {"title": "h1"},
+                            "images": ["img"], "max_depth": 3, "licence": "CC0-1.0"},
+    # depth 0: 2026-01; 1: 2025-12, 2026-02 and the 2026-01 event; 2: 2025-11, 2026-03 and two events;
+    # 3: 2025-10, 2026-04 and two events; the links of depth-3 pages (3 each) lie beyond max_depth
+    "expected": dict(_event(m) for m in ("2025-11", "2025-12", "2026-01", "2026-02", "2026-03")),
+    "limit": ("max_depth", 6),
+    "not_modified": 5,
+}
+
+
+# --- a site whose links are absolute URLs to its canonical name (127.0.0.1), crawled from its other name
+# (localhost), some links relative: with canonical_host each page is fetched and stored once, on that name
+def _posts(base: str) -> str:
+    return _page(f'<a class="post" href="{base}/p/1.html">one</a> <a class="post" href="/p/2.html">two</a>'
+                 f' <a class="post" href="{base}/p/2.html">two again</a>')
+
+
+CANONICAL = {
+    "routes": lambda: {
+        "/p/1.html": html(_page('<h1>Post one</h1><img src="/i/1.png" alt="first">')),
+        "/p/2.html": html(_page('<h1>Post two</h1><img src="/i/2.png" alt="second">')),
+        "/i/1.png": png(501), "/i/2.png": png(502),
+    },
+    "dynamic": {"/": _posts},
+    "source": lambda base: {"start_urls": [base.replace("127.0.0.1", "localhost") + "/"],
+                            "allowed_domains": ["localhost", "127.0.0.1"], "canonical_host": base.split("//")[1],
+                            "item_links": ["a.post"], "fields": {"title": "h1"}, "images": ["img"],
+                            "licence": "CC0-1.0"},
+    "expected": {
+        ("/p/1.html", None): ({"title": "Post one"}, [("/i/1.png", "first", None, None)]),
+        ("/p/2.html", None): ({"title": "Post two"}, [("/i/2.png", "second", None, None)]),
+    },
+    "hosts": {"127.0.0.1"},
+    "not_modified": 2,
+}
+
+GALLERY["not_modified"] = SHOP["not_modified"] = 0  # listing pages (links followed) are always fetched in full
+LAZY["not_modified"], SITEMAP["not_modified"] = 1, 2
+SITES.update(calendar=CALENDAR, canonical=CANONICAL)
