@@ -24,7 +24,7 @@ from dashboard import charts, labeling, overview, samples, versions
 from dashboard.draw import THUMB, Drawings, cached_file, colour, draw_targets, encode
 from dashboard.security import Guard
 from storage.blobs import check_key
-from storage.errors import BlobNotFound
+from storage.errors import BlobKeyError, BlobNotFound
 from storage.models import Annotation, Asset, DatasetVersion, Task, VersionMember
 
 TEMPLATES = Jinja2Templates(directory=str(resources.files("dashboard") / "templates"))
@@ -55,8 +55,8 @@ class Dashboard:
         with self.store.sessions() as s:
             yield s
 
-    def page(self, request: Request, name: str, **context: Any) -> Response:
-        return TEMPLATES.TemplateResponse(request, name, context)
+    def page(self, request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+        return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
 
     # pages -------------------------------------------------------------------------------------------------
     def overview(self, request: Request) -> Response:
@@ -162,7 +162,7 @@ class Dashboard:
             targets = self._targets(s, request, asset_id)
         try:
             path = self.drawings.path(check_key(sha), targets, size)
-        except BlobNotFound:
+        except (BlobNotFound, BlobKeyError):
             raise HTTPException(404, "the image's blob is missing from the blob store") from None
         return FileResponse(path, media_type="image/png" if size is None else "image/jpeg", headers=CACHE_HEADERS)
 
@@ -179,7 +179,7 @@ class Dashboard:
             raise HTTPException(404, "no such image")
         try:
             stream = self.store.blobs.open(check_key(row.sha256))
-        except BlobNotFound:
+        except (BlobNotFound, BlobKeyError):
             raise HTTPException(404, "the image's blob is missing from the blob store") from None
 
         def chunks():
@@ -199,7 +199,10 @@ class Dashboard:
         def make() -> bytes:
             img, targets = versions.augmented_copy(version, member, self.store.blobs, self.cache_dir)
             return encode(draw_targets(img, targets), THUMB)
-        path = cached_file(self.cache_dir / "gallery", versions.gallery_name(version, member), "jpg", make)
+        try:
+            path = cached_file(self.cache_dir / "gallery", versions.gallery_name(version, member), "jpg", make)
+        except (BlobNotFound, BlobKeyError):
+            raise HTTPException(404, "the image's blob is missing from the blob store") from None
         return FileResponse(path, media_type="image/jpeg", headers=CACHE_HEADERS)
 
     def plotly(self, request: Request) -> Response:

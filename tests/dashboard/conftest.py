@@ -10,7 +10,9 @@ from starlette.testclient import TestClient
 from export import create_version
 from storage.models import CrawlRun, ImageRejection, Item
 from tests.conftest import make_settings
-from tests.export.factory import T0, Factory, box, detection_project
+from tests.export.factory import T0, box, detection_project
+
+SECRET = "ls-secret-token-5f1c9a0e77"
 
 
 def build_store(store) -> dict:
@@ -54,10 +56,10 @@ def build_store(store) -> dict:
 
 
 @pytest.fixture
-def small_store(tmp_path, sqlite_url):
+def small_store(tmp_path, db_url):
     from harvest.store import open_store
 
-    store = open_store(make_settings(tmp_path, sqlite_url))
+    store = open_store(make_settings(tmp_path, db_url, labelstudio={"url": "http://127.0.0.1:9", "token": SECRET}))
     info = build_store(store)
     yield store, info
     info["factory"].close()
