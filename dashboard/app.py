@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from dashboard import charts, labeling, overview, samples, versions
+from dashboard.cache import Cache
 from dashboard.draw import THUMB, Drawings, cached_file, colour, draw_targets, encode
 from dashboard.security import Guard
 from storage.blobs import check_key
@@ -49,6 +50,7 @@ class Dashboard:
         self.store = store
         self.cache_dir = Path(store.settings.data_dir) / "dashboard"
         self.drawings = Drawings(store.blobs, self.cache_dir / "drawn")
+        self.cache = Cache()
 
     @contextmanager
     def session(self):
@@ -61,7 +63,7 @@ class Dashboard:
     # pages -------------------------------------------------------------------------------------------------
     def overview(self, request: Request) -> Response:
         with self.session() as s:
-            data = overview.overview(s)
+            data = overview.overview(s, memo=self.cache.memo(s))
             figs = [charts.runs_over_time(src["source"].name, src["runs"], src["figures"])
                     for src in data["sources"] if src["runs"]]
             if data["drops"]:
@@ -81,14 +83,15 @@ class Dashboard:
     def grid(self, request: Request) -> Response:
         f = samples.Filters.from_query(request.query_params)
         with self.session() as s:
+            memo = self.cache.memo(s)
             try:
-                data = samples.grid(s, f, _page(request))
+                data = samples.grid(s, f, _page(request), memo=memo)
                 error = None
             except samples.BadFilter as exc:
                 data, error = {"kind": "assets", "cells": [], "total": 0, "page": 0, "per_page": samples.PER_PAGE,
                                "version": None}, str(exc)
             return self.page(request, "samples.html", **data, filters=f, active=f.active(), error=error,
-                             choices=samples.filter_choices(s), query=_query_without_page(request),
+                             choices=memo("choices", lambda: samples.filter_choices(s)), query=_query_without_page(request),
                              status_code=400 if error else 200)
 
     def sample(self, request: Request) -> Response:
@@ -100,12 +103,14 @@ class Dashboard:
 
     def labeling(self, request: Request) -> Response:
         with self.session() as s:
+            memo = self.cache.memo(s)
             projects = []
-            for p in labeling.progress(s):
+            for p in memo("progress", lambda: labeling.progress(s)):
                 pid = p["project"].id
-                agree = labeling.project_agreement(s, pid)
-                projects.append({**p, "annotators": labeling.annotators(s, pid), "agreement": agree,
-                                 "review": labeling.review_queue(s, pid, agree["disagreements"])})
+                agree = memo(("agreement", pid), lambda: labeling.project_agreement(s, pid))
+                projects.append({**p, "annotators": memo(("annotators", pid), lambda: labeling.annotators(s, pid)),
+                                 "agreement": agree, "review": memo(("review", pid), lambda: labeling.review_queue(
+                                     s, pid, agree["disagreements"]))})
             figs = [charts.bars(f"{p['project'].name}: annotations per annotator",
                                 {a["annotator"]: a["revisions"] for a in p["annotators"]}) for p in projects
                     if p["annotators"]]

@@ -10,7 +10,6 @@ from storage.agreement import agreement
 from storage.models import Annotation, LabelingProject, Task
 
 AGREEMENT_TASKS = 2000  # agreement is computed over at most this many of the newest multi-annotator tasks
-_cache: dict[tuple, Any] = {}
 
 
 def progress(session: Session) -> list[dict[str, Any]]:
@@ -74,23 +73,13 @@ def current_by_task(session: Session, project_id: int, limit: int = AGREEMENT_TA
 
 
 def project_agreement(session: Session, project_id: int) -> dict[str, Any]:
-    """Kappa / box F1 and the disagreement list, cached until the project's annotations change."""
-    stamp = session.execute(select(func.count(Annotation.id), func.max(Annotation.id), func.max(Annotation.received_at))
-                            .join(Task, Task.id == Annotation.task_id).where(Task.project_id == project_id)).one()
-    key = (str(session.get_bind().url), project_id, tuple(stamp))
-    if key in _cache:
-        return _cache[key]
+    """Kappa / box F1 and the disagreement list over the newest multi-annotator tasks."""
     by_task = current_by_task(session, project_id)
     table = agreement({t: {w: targets for w, (_, targets) in by.items()} for t, by in by_task.items()})
     tasks = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_(list(table.review))))} if table.review else {}
     disagreements = [{"task": tasks[t], "problems": problems, "annotations": by_task[t]}
                      for t, problems in sorted(table.review.items(), reverse=True) if t in tasks]
-    result = {"table": table, "disagreements": disagreements, "computed_over": len(by_task),
-              "limit": AGREEMENT_TASKS}
-    if len(_cache) > 32:
-        _cache.clear()
-    _cache[key] = result
-    return result
+    return {"table": table, "disagreements": disagreements, "computed_over": len(by_task), "limit": AGREEMENT_TASKS}
 
 
 def review_queue(session: Session, project_id: int, disagreements: list[dict[str, Any]], limit: int = 200

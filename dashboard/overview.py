@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.orm import Session
 
+from dashboard.cache import Memo, direct
 from storage.models import (
     Annotation, Asset, CrawlRun, DatasetVersion, ImageRejection, Item, ItemAsset, LabelingProject, Source, Task,
 )
@@ -86,10 +87,10 @@ def run_figures(run: CrawlRun) -> dict[str, Any]:
     }
 
 
-def overview(session: Session, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the overview page shows."""
+def overview(session: Session, now: datetime | None = None, memo: Memo = direct) -> dict[str, Any]:
+    """Everything the overview page shows; the full-table aggregates go through `memo`."""
     now = now or datetime.now(timezone.utc)
-    counts = source_counts(session)
+    counts = memo("source_counts", lambda: source_counts(session))
     sources = []
     drops: Counter = Counter()
     for src in session.scalars(select(Source).order_by(Source.name)):
@@ -99,13 +100,13 @@ def overview(session: Session, now: datetime | None = None) -> dict[str, Any]:
             drops.update({k: int(v) for k, v in ((run.stats or {}).get("dropped") or {}).items()})
         sources.append({"source": src, "counts": counts.get(src.id, {}), "runs": runs, "last": last,
                         "figures": [run_figures(r) for r in runs], "next_run": next_run(src.schedule, now)})
-    rejections = dict(session.execute(select(ImageRejection.reason, func.count())
-                                      .group_by(ImageRejection.reason).order_by(ImageRejection.reason)).all())
-    return {"sources": sources, "totals": totals(session), "drops": dict(sorted(drops.items())),
-            "rejections": rejections, "attention": attention(session, sources), "now": now}
+    rejections = memo("rejections", lambda: dict(session.execute(
+        select(ImageRejection.reason, func.count()).group_by(ImageRejection.reason).order_by(ImageRejection.reason)).all()))
+    return {"sources": sources, "totals": memo("totals", lambda: totals(session)), "drops": dict(sorted(drops.items())),
+            "rejections": rejections, "attention": attention(session, sources, memo), "now": now}
 
 
-def attention(session: Session, sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def attention(session: Session, sources: list[dict[str, Any]], memo: Memo = direct) -> list[dict[str, Any]]:
     """What a team lead should look at: failed or empty last runs, samples to review, items without licence."""
     out = []
     for s in sources:
@@ -116,9 +117,9 @@ def attention(session: Session, sources: list[dict[str, Any]]) -> list[dict[str,
         if s["counts"].get("no_licence"):
             out.append({"kind": "no licence", "text": f"{s['source'].name}: {s['counts']['no_licence']} item(s) "
                         "without a licence", "href": f"/samples?source={s['source'].name}&licence=(none)"})
-    waiting = session.scalar(select(func.count(Task.id)).where(
+    waiting = memo("waiting", lambda: session.scalar(select(func.count(Task.id)).where(
         Task.ls_deleted_at.is_(None),
-        ~select(Annotation.id).where(Annotation.task_id == Task.id, Annotation.deleted_at.is_(None)).exists()))
+        ~select(Annotation.id).where(Annotation.task_id == Task.id, Annotation.deleted_at.is_(None)).exists())))
     if waiting:
         out.append({"kind": "unlabeled", "text": f"{waiting} task(s) without an annotation", "href": "/labeling"})
     latest = session.scalars(select(DatasetVersion).order_by(DatasetVersion.id.desc()).limit(1)).first()
@@ -127,8 +128,8 @@ def attention(session: Session, sources: list[dict[str, Any]]) -> list[dict[str,
         if review:
             out.append({"kind": "review", "text": f"{review} sample(s) held out of {latest.name}: annotators "
                         "disagree, waiting for review", "href": "/labeling#review"})
-    invalid = session.scalar(select(func.count(Annotation.id)).where(Annotation.valid.is_(False),
-                                                                     Annotation.deleted_at.is_(None)))
+    invalid = memo("invalid", lambda: session.scalar(select(func.count(Annotation.id)).where(
+        Annotation.valid.is_(False), Annotation.deleted_at.is_(None))))
     if invalid:
         out.append({"kind": "invalid", "text": f"{invalid} annotation(s) contradict their label config",
                     "href": "/labeling#review"})

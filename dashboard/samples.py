@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from dashboard.cache import Memo, direct
 from storage.models import (
     Annotation, Asset, AssetQuality, DatasetVersion, ImageRejection, Item, ItemAsset, LabelingProject, Source, Task,
     VersionMember,
@@ -73,14 +74,12 @@ def grid_query(session: Session, f: Filters):
         version = session.scalars(select(DatasetVersion).order_by(DatasetVersion.id.desc()).limit(1)).first()
         if version is None:
             raise BadFilter("a split filter needs a dataset version; none exists yet")
-    if version is not None:
-        member = select(VersionMember.id).where(VersionMember.version_id == version.id,
-                                                VersionMember.asset_id == Asset.id)
+    if version is not None:  # a join, not EXISTS: version_members is indexed by version, not by asset
+        stmt = stmt.join(VersionMember, VersionMember.asset_id == Asset.id).where(VersionMember.version_id == version.id)
         if f.split:
-            member = member.where(VersionMember.split == f.split)
+            stmt = stmt.where(VersionMember.split == f.split)
         if f.label:
-            member = member.where(_like_label(VersionMember.targets, f.label))
-        stmt = stmt.where(member.exists())
+            stmt = stmt.where(_like_label(VersionMember.targets, f.label))
     if f.source or f.licence:
         link = select(ItemAsset.id).join(Item, Item.id == ItemAsset.item_id).where(ItemAsset.asset_id == Asset.id)
         if f.source:
@@ -113,17 +112,20 @@ def grid_query(session: Session, f: Filters):
     return stmt, version
 
 
-def grid(session: Session, f: Filters, page: int, per_page: int = PER_PAGE) -> dict[str, Any]:
-    """One page of samples (newest first) with the targets to draw on each thumbnail."""
+def grid(session: Session, f: Filters, page: int, per_page: int = PER_PAGE, memo: Memo = direct) -> dict[str, Any]:
+    """One page of samples (newest first) with the targets to draw on each thumbnail; the total through `memo`."""
     if f.rejection:
-        return rejections(session, f, page, per_page)
+        return rejections(session, f, page, per_page, memo)
     stmt, version = grid_query(session, f)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    total = memo(("grid total", tuple(sorted(f.active().items()))),
+                 lambda: session.scalar(select(func.count()).select_from(stmt.subquery())))
     ids = list(session.scalars(stmt.order_by(Asset.id.desc()).limit(per_page).offset(page * per_page)))
     assets = {a.id: a for a in session.scalars(select(Asset).where(Asset.id.in_(ids)))} if ids else {}
     drawn: dict[int, dict[str, Any]] = {}
     if version is not None and ids:
+        keys = [f"asset:{i}" for i in ids]  # the (version, sample key) index, not a scan of the version
         for m in session.scalars(select(VersionMember).where(VersionMember.version_id == version.id,
+                                                             VersionMember.sample_key.in_(keys),
                                                              VersionMember.asset_id.in_(ids))):
             drawn[m.asset_id] = {"member": m.id, "targets": m.targets, "split": m.split}
     elif ids:
@@ -139,14 +141,15 @@ def grid(session: Session, f: Filters, page: int, per_page: int = PER_PAGE) -> d
     return {"kind": "assets", "cells": cells, "total": total, "page": page, "per_page": per_page, "version": version}
 
 
-def rejections(session: Session, f: Filters, page: int, per_page: int) -> dict[str, Any]:
+def rejections(session: Session, f: Filters, page: int, per_page: int, memo: Memo = direct) -> dict[str, Any]:
     """Refused image URLs (no stored image to show) with their reason."""
     stmt = select(ImageRejection, Source.name).join(Source, Source.id == ImageRejection.source_id)
     if f.rejection != "(any)":
         stmt = stmt.where(ImageRejection.reason == f.rejection)
     if f.source:
         stmt = stmt.where(Source.name == f.source)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    total = memo(("rejections total", f.rejection, f.source),
+                 lambda: session.scalar(select(func.count()).select_from(stmt.subquery())))
     rows = session.execute(stmt.order_by(ImageRejection.id.desc()).limit(per_page).offset(page * per_page)).all()
     return {"kind": "rejections", "rows": rows, "total": total, "page": page, "per_page": per_page, "version": None}
 
@@ -191,9 +194,11 @@ def sample(session: Session, asset_id: int) -> dict[str, Any] | None:
     if asset.cluster_id is not None:
         neighbours = list(session.scalars(select(Asset).where(Asset.cluster_id == asset.cluster_id, Asset.id != asset_id)
                                           .order_by(Asset.id).limit(24)))
+    version_ids = list(session.scalars(select(DatasetVersion.id)))  # few: use the (version, sample key) index
     members = session.execute(
         select(VersionMember, DatasetVersion.name).join(DatasetVersion, DatasetVersion.id == VersionMember.version_id)
-        .where(VersionMember.asset_id == asset_id).order_by(DatasetVersion.id).limit(50)).all()
+        .where(VersionMember.version_id.in_(version_ids), VersionMember.sample_key == f"asset:{asset_id}",
+               VersionMember.asset_id == asset_id).order_by(DatasetVersion.id).limit(50)).all()
     quality = session.get(AssetQuality, asset_id)
     ls_links = []
     for task, project in tasks:
