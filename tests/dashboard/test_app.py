@@ -201,3 +201,44 @@ def test_cli_refuses_a_network_host_without_a_token(tmp_path, monkeypatch):
     assert "a token is required" in str(result.exception)
     short = CliRunner().invoke(app, ["dashboard", "--host", "0.0.0.0", "--token", "short"])
     assert "at least 16 characters" in str(short.exception)
+
+
+def test_cached_figures_follow_the_store(client, small_store):
+    store, info = small_store
+    from storage.models import CrawlRun, Source
+
+    before = client.get("/").text
+    assert re.search(r'data-source="all">\s*<td>all</td><td class="n" data-col="runs">3<', before)
+    with store.sessions() as s:
+        source = s.query(Source).one()
+        s.add(CrawlRun(source_id=source.id, status="empty", error="parsed 3 page(s) but produced 0 items", stats={}))
+        s.commit()
+    after = client.get("/").text
+    assert re.search(r'data-source="all">\s*<td>all</td><td class="n" data-col="runs">4<', after)
+    assert "run 4 empty" in after
+
+
+def test_harvest_dashboard_serves_the_store(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.scrapers.helpers import REPO, check, harvest
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARVEST_")}
+    env.update(HARVEST_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", COLUMNS="200")
+    check(harvest(["init"], env, tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "harvest", "dashboard", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert match, line + proc.stderr.read() if proc.poll() is not None else line
+        page = httpx.get(match.group(0), timeout=30)
+        assert page.status_code == 200 and "<h1>Overview</h1>" in page.text
+        assert httpx.post(match.group(0), timeout=30).status_code == 405
+    finally:
+        proc.terminate()
+        proc.wait(15)
