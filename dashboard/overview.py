@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import distinct, func, or_, select
+from sqlalchemy import case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from dashboard.cache import Memo, direct
@@ -51,7 +51,9 @@ def totals(session: Session) -> dict[str, int]:
         "images": session.scalar(select(func.count(ItemAsset.id))),
         "assets": session.scalar(select(func.count(Asset.id))),
         "tasks": session.scalar(select(func.count(Task.id))),
-        "annotations": session.scalar(select(func.count(Annotation.id)).where(Annotation.deleted_at.is_(None))),
+        **dict(zip(("annotations", "invalid"), session.execute(  # one pass over the annotations for both
+            select(func.count(Annotation.id), func.coalesce(func.sum(case((Annotation.valid.is_(False), 1), else_=0)), 0))
+            .where(Annotation.deleted_at.is_(None))).one())),
         "versions": session.scalar(select(func.count(DatasetVersion.id))),
     }
 
@@ -102,11 +104,13 @@ def overview(session: Session, now: datetime | None = None, memo: Memo = direct)
                         "figures": [run_figures(r) for r in runs], "next_run": next_run(src.schedule, now)})
     rejections = memo("rejections", lambda: dict(session.execute(
         select(ImageRejection.reason, func.count()).group_by(ImageRejection.reason).order_by(ImageRejection.reason)).all()))
-    return {"sources": sources, "totals": memo("totals", lambda: totals(session)), "drops": dict(sorted(drops.items())),
-            "rejections": rejections, "attention": attention(session, sources, memo), "now": now}
+    total = memo("totals", lambda: totals(session))
+    return {"sources": sources, "totals": total, "drops": dict(sorted(drops.items())),
+            "rejections": rejections, "attention": attention(session, sources, memo, total["invalid"]), "now": now}
 
 
-def attention(session: Session, sources: list[dict[str, Any]], memo: Memo = direct) -> list[dict[str, Any]]:
+def attention(session: Session, sources: list[dict[str, Any]], memo: Memo = direct, invalid: int = 0
+              ) -> list[dict[str, Any]]:
     """What a team lead should look at: failed or empty last runs, samples to review, items without licence."""
     out = []
     for s in sources:
@@ -128,8 +132,6 @@ def attention(session: Session, sources: list[dict[str, Any]], memo: Memo = dire
         if review:
             out.append({"kind": "review", "text": f"{review} sample(s) held out of {latest.name}: annotators "
                         "disagree, waiting for review", "href": "/labeling#review"})
-    invalid = memo("invalid", lambda: session.scalar(select(func.count(Annotation.id)).where(
-        Annotation.valid.is_(False), Annotation.deleted_at.is_(None))))
     if invalid:
         out.append({"kind": "invalid", "text": f"{invalid} annotation(s) contradict their label config",
                     "href": "/labeling#review"})
