@@ -52,6 +52,10 @@ class Dashboard:
         self.drawings = Drawings(store.blobs, self.cache_dir / "drawn")
         self.cache = Cache()
 
+    def memo(self, session):
+        """Aggregates for this request: cached, and refreshed in the background once the store has changed."""
+        return self.cache.memo(session, self.store.sessions)
+
     @contextmanager
     def session(self):
         with self.store.sessions() as s:
@@ -63,7 +67,7 @@ class Dashboard:
     # pages -------------------------------------------------------------------------------------------------
     def overview(self, request: Request) -> Response:
         with self.session() as s:
-            data = overview.overview(s, memo=self.cache.memo(s))
+            data = overview.overview(s, memo=self.memo(s))
             figs = [charts.runs_over_time(src["source"].name, src["runs"], src["figures"])
                     for src in data["sources"] if src["runs"]]
             if data["drops"]:
@@ -83,7 +87,7 @@ class Dashboard:
     def grid(self, request: Request) -> Response:
         f = samples.Filters.from_query(request.query_params)
         with self.session() as s:
-            memo = self.cache.memo(s)
+            memo = self.memo(s)
             try:
                 data = samples.grid(s, f, _page(request), memo=memo)
                 error = None
@@ -91,7 +95,7 @@ class Dashboard:
                 data, error = {"kind": "assets", "cells": [], "total": 0, "page": 0, "per_page": samples.PER_PAGE,
                                "version": None}, str(exc)
             return self.page(request, "samples.html", **data, filters=f, active=f.active(), error=error,
-                             choices=memo("choices", lambda: samples.filter_choices(s)), query=_query_without_page(request),
+                             choices=memo("choices", samples.filter_choices), query=_query_without_page(request),
                              status_code=400 if error else 200)
 
     def sample(self, request: Request) -> Response:
@@ -103,14 +107,15 @@ class Dashboard:
 
     def labeling(self, request: Request) -> Response:
         with self.session() as s:
-            memo = self.cache.memo(s)
+            memo = self.memo(s)
             projects = []
-            for p in memo("progress", lambda: labeling.progress(s)):
+            for p in memo("progress", labeling.progress):
                 pid = p["project"].id
-                agree = memo(("agreement", pid), lambda: labeling.project_agreement(s, pid))
-                projects.append({**p, "annotators": memo(("annotators", pid), lambda: labeling.annotators(s, pid)),
-                                 "agreement": agree, "review": memo(("review", pid), lambda: labeling.review_queue(
-                                     s, pid, agree["disagreements"]))})
+                agree = memo(("agreement", pid), lambda db, pid=pid: labeling.project_agreement(db, pid))
+                people = memo(("annotators", pid), lambda db, pid=pid: labeling.annotators(db, pid))
+                review = memo(("review", pid), lambda db, pid=pid, agree=agree: labeling.review_queue(
+                    db, pid, agree["disagreements"]))
+                projects.append({**p, "annotators": people, "agreement": agree, "review": review})
             figs = [charts.bars(f"{p['project'].name}: annotations per annotator",
                                 {a["annotator"]: a["revisions"] for a in p["annotators"]}) for p in projects
                     if p["annotators"]]

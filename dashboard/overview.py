@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
-from dashboard.cache import Memo, direct
+from dashboard.cache import Memo, uncached
 from storage.models import (
     Annotation, Asset, CrawlRun, DatasetVersion, ImageRejection, Item, ItemAsset, LabelingProject, Source, Task,
 )
@@ -89,10 +89,11 @@ def run_figures(run: CrawlRun) -> dict[str, Any]:
     }
 
 
-def overview(session: Session, now: datetime | None = None, memo: Memo = direct) -> dict[str, Any]:
+def overview(session: Session, now: datetime | None = None, memo: Memo | None = None) -> dict[str, Any]:
     """Everything the overview page shows; the full-table aggregates go through `memo`."""
     now = now or datetime.now(timezone.utc)
-    counts = memo("source_counts", lambda: source_counts(session))
+    memo = memo or uncached(session)
+    counts = memo("source_counts", source_counts)
     sources = []
     drops: Counter = Counter()
     for src in session.scalars(select(Source).order_by(Source.name)):
@@ -102,14 +103,14 @@ def overview(session: Session, now: datetime | None = None, memo: Memo = direct)
             drops.update({k: int(v) for k, v in ((run.stats or {}).get("dropped") or {}).items()})
         sources.append({"source": src, "counts": counts.get(src.id, {}), "runs": runs, "last": last,
                         "figures": [run_figures(r) for r in runs], "next_run": next_run(src.schedule, now)})
-    rejections = memo("rejections", lambda: dict(session.execute(
+    rejections = memo("rejections", lambda db: dict(db.execute(
         select(ImageRejection.reason, func.count()).group_by(ImageRejection.reason).order_by(ImageRejection.reason)).all()))
-    total = memo("totals", lambda: totals(session))
+    total = memo("totals", totals)
     return {"sources": sources, "totals": total, "drops": dict(sorted(drops.items())),
             "rejections": rejections, "attention": attention(session, sources, memo, total["invalid"]), "now": now}
 
 
-def attention(session: Session, sources: list[dict[str, Any]], memo: Memo = direct, invalid: int = 0
+def attention(session: Session, sources: list[dict[str, Any]], memo: Memo | None = None, invalid: int = 0
               ) -> list[dict[str, Any]]:
     """What a team lead should look at: failed or empty last runs, samples to review, items without licence."""
     out = []
@@ -121,7 +122,8 @@ def attention(session: Session, sources: list[dict[str, Any]], memo: Memo = dire
         if s["counts"].get("no_licence"):
             out.append({"kind": "no licence", "text": f"{s['source'].name}: {s['counts']['no_licence']} item(s) "
                         "without a licence", "href": f"/samples?source={s['source'].name}&licence=(none)"})
-    waiting = memo("waiting", lambda: session.scalar(select(func.count(Task.id)).where(
+    memo = memo or uncached(session)
+    waiting = memo("waiting", lambda db: db.scalar(select(func.count(Task.id)).where(
         Task.ls_deleted_at.is_(None),
         ~select(Annotation.id).where(Annotation.task_id == Task.id, Annotation.deleted_at.is_(None)).exists())))
     if waiting:

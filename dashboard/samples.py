@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from dashboard.cache import Memo, direct
+from dashboard.cache import Memo, uncached
 from storage.models import (
     Annotation, Asset, AssetQuality, DatasetVersion, ImageRejection, Item, ItemAsset, LabelingProject, Source, Task,
     VersionMember,
@@ -112,13 +112,14 @@ def grid_query(session: Session, f: Filters):
     return stmt, version
 
 
-def grid(session: Session, f: Filters, page: int, per_page: int = PER_PAGE, memo: Memo = direct) -> dict[str, Any]:
+def grid(session: Session, f: Filters, page: int, per_page: int = PER_PAGE, memo: Memo | None = None) -> dict[str, Any]:
     """One page of samples (newest first) with the targets to draw on each thumbnail; the total through `memo`."""
+    memo = memo or uncached(session)
     if f.rejection:
         return rejections(session, f, page, per_page, memo)
     stmt, version = grid_query(session, f)
     total = memo(("grid total", tuple(sorted(f.active().items()))),
-                 lambda: session.scalar(select(func.count()).select_from(stmt.subquery())))
+                 lambda db: db.scalar(select(func.count()).select_from(stmt.subquery())))
     ids = list(session.scalars(stmt.order_by(Asset.id.desc()).limit(per_page).offset(page * per_page)))
     assets = {a.id: a for a in session.scalars(select(Asset).where(Asset.id.in_(ids)))} if ids else {}
     drawn: dict[int, dict[str, Any]] = {}
@@ -141,15 +142,16 @@ def grid(session: Session, f: Filters, page: int, per_page: int = PER_PAGE, memo
     return {"kind": "assets", "cells": cells, "total": total, "page": page, "per_page": per_page, "version": version}
 
 
-def rejections(session: Session, f: Filters, page: int, per_page: int, memo: Memo = direct) -> dict[str, Any]:
+def rejections(session: Session, f: Filters, page: int, per_page: int, memo: Memo | None = None) -> dict[str, Any]:
     """Refused image URLs (no stored image to show) with their reason."""
     stmt = select(ImageRejection, Source.name).join(Source, Source.id == ImageRejection.source_id)
     if f.rejection != "(any)":
         stmt = stmt.where(ImageRejection.reason == f.rejection)
     if f.source:
         stmt = stmt.where(Source.name == f.source)
+    memo = memo or uncached(session)
     total = memo(("rejections total", f.rejection, f.source),
-                 lambda: session.scalar(select(func.count()).select_from(stmt.subquery())))
+                 lambda db: db.scalar(select(func.count()).select_from(stmt.subquery())))
     rows = session.execute(stmt.order_by(ImageRejection.id.desc()).limit(per_page).offset(page * per_page)).all()
     return {"kind": "rejections", "rows": rows, "total": total, "page": page, "per_page": per_page, "version": None}
 
