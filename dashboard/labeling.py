@@ -28,8 +28,8 @@ def progress(session: Session) -> list[dict[str, Any]]:
     for p in session.scalars(select(LabelingProject).order_by(LabelingProject.name)):
         out.append({"project": p, "tasks": tasks.get(p.id, 0), "labeled": labeled.get(p.id, 0),
                     "reviewed": reviewed.get(p.id, 0), "deleted_in_ls": gone.get(p.id, 0),
-                    "ls_link": f"{p.ls_url.rstrip('/')}/projects/{p.ls_project_id}" if p.ls_url and p.ls_project_id
-                    else None})
+                    "ls_link": f"{p.ls_url.rstrip('/')}/projects/{p.ls_project_id}"
+                    if p.ls_url and p.ls_url.startswith(("http://", "https://")) and p.ls_project_id else None})
     return out
 
 

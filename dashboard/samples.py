@@ -204,7 +204,8 @@ def sample(session: Session, asset_id: int) -> dict[str, Any] | None:
     quality = session.get(AssetQuality, asset_id)
     ls_links = []
     for task, project in tasks:
-        if project.ls_url and project.ls_project_id and task.ls_task_id:
+        if project.ls_url and project.ls_url.startswith(("http://", "https://")) and project.ls_project_id \
+                and task.ls_task_id:
             ls_links.append((project.name, f"{project.ls_url.rstrip('/')}/projects/{project.ls_project_id}"
                                            f"/data?task={task.ls_task_id}"))
     return {"asset": asset, "links": links, "tasks": tasks, "revisions": revisions, "current": current,

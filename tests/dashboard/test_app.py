@@ -245,3 +245,17 @@ def test_harvest_dashboard_serves_the_store(tmp_path):
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_crawled_text_is_escaped(client, small_store):
+    store, info = small_store
+    from storage.models import ImageRejection, Source
+
+    with store.sessions() as s:
+        s.add(ImageRejection(source_id=s.query(Source).one().id, url="http://127.0.0.1:8000/x\"><script>alert(1)</script>",
+                             reason="not_an_image", detail="<img src=x onerror=alert(2)>", crawl_run_id=info["runs"][0]))
+        s.commit()
+    for url in (f"/runs/{info['runs'][0]}", "/samples?rejection=not_an_image"):
+        html = client.get(url).text
+        assert "<script>alert(1)" not in html and "<img src=x onerror" not in html
+        assert "&lt;script&gt;alert(1)" in html and "&lt;img src=x onerror=alert(2)&gt;" in html
