@@ -79,9 +79,9 @@ def status() -> None:
 
 
 def _register_subcommands() -> None:
-    from harvest import cli_crawl, cli_dataset, cli_demo, cli_eval, cli_label, cli_source, cli_verify
+    from harvest import cli_crawl, cli_dashboard, cli_dataset, cli_demo, cli_eval, cli_label, cli_source, cli_verify
 
-    for module in (cli_crawl, cli_label, cli_dataset, cli_demo, cli_eval, cli_source, cli_verify):
+    for module in (cli_crawl, cli_label, cli_dataset, cli_demo, cli_eval, cli_source, cli_verify, cli_dashboard):
         module.register(app)
 
 

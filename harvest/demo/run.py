@@ -72,5 +72,8 @@ def _where(ctx: steps.DemoContext, console: Console) -> None:
     console.print(f"  Label Studio: {url}/projects/{ctx.notes.get('ls_project_id', '')} "
                   f"(admin login in {data / 'labelstudio' / 'state.json'})")
     console.print("  Label Studio keeps running for you; `harvest label server stop` stops it.")
+    config = f"--config {ctx.config_file} " if ctx.config_file else ""
+    console.print(f"  dashboard  : `harvest {config}dashboard` serves it at http://127.0.0.1:8765/ "
+                  "(read-only: crawls, samples, labeling, versions and their diff)")
     console.print("  next       : label more by hand in Label Studio, then `harvest label pull demo-detection`, "
                   "`harvest dataset create v2 --project demo-detection --parent v1 ...`")

@@ -1,0 +1,162 @@
+"""Overview and crawl-run queries: per-source counts (the figures of `harvest status`), runs over time,
+drops by reason, what needs attention. Every count is one aggregate query, whatever the store's size."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import case, distinct, func, or_, select
+from sqlalchemy.orm import Session
+
+from dashboard.cache import Memo, uncached
+from storage.models import (
+    Annotation, Asset, CrawlRun, DatasetVersion, ImageRejection, Item, ItemAsset, LabelingProject, Source, Task,
+)
+
+RUNS_PER_SOURCE = 30  # runs shown in the charts over time
+
+
+def _by_source(session: Session, stmt) -> dict[int, int]:
+    return {sid: n for sid, n in session.execute(stmt)}
+
+
+def source_counts(session: Session) -> dict[int, dict[str, int]]:
+    """source id -> the counts `harvest status` shows, each one GROUP BY query over all sources."""
+    runs = _by_source(session, select(CrawlRun.source_id, func.count()).group_by(CrawlRun.source_id))
+    items = _by_source(session, select(Item.source_id, func.count()).group_by(Item.source_id))
+    links = _by_source(session, select(Item.source_id, func.count(ItemAsset.id))
+                       .join(ItemAsset, ItemAsset.item_id == Item.id).group_by(Item.source_id))
+    assets = _by_source(session, select(Item.source_id, func.count(distinct(ItemAsset.asset_id)))
+                        .join(ItemAsset, ItemAsset.item_id == Item.id).group_by(Item.source_id))
+    tasks = _by_source(session, select(LabelingProject.source_id, func.count(Task.id))
+                       .join(Task, Task.project_id == LabelingProject.id).group_by(LabelingProject.source_id))
+    anns = _by_source(session, select(LabelingProject.source_id, func.count(Annotation.id))
+                      .join(Task, Task.project_id == LabelingProject.id)
+                      .join(Annotation, Annotation.task_id == Task.id)
+                      .where(Annotation.deleted_at.is_(None)).group_by(LabelingProject.source_id))
+    no_licence = _by_source(session, select(Item.source_id, func.count()).where(
+        or_(Item.licence.is_(None), Item.licence == "")).group_by(Item.source_id))
+    ids = set(runs) | set(items) | set(session.scalars(select(Source.id)))
+    return {sid: {"runs": runs.get(sid, 0), "items": items.get(sid, 0), "images": links.get(sid, 0),
+                  "assets": assets.get(sid, 0), "tasks": tasks.get(sid, 0), "annotations": anns.get(sid, 0),
+                  "no_licence": no_licence.get(sid, 0)} for sid in ids}
+
+
+def totals(session: Session) -> dict[str, int]:
+    """The `all` row of `harvest status`, and the number of versions."""
+    return {
+        "runs": session.scalar(select(func.count(CrawlRun.id))),
+        "items": session.scalar(select(func.count(Item.id))),
+        "images": session.scalar(select(func.count(ItemAsset.id))),
+        "assets": session.scalar(select(func.count(Asset.id))),
+        "tasks": session.scalar(select(func.count(Task.id))),
+        **dict(zip(("annotations", "invalid"), session.execute(  # one pass over the annotations for both
+            select(func.count(Annotation.id), func.coalesce(func.sum(case((Annotation.valid.is_(False), 1), else_=0)), 0))
+            .where(Annotation.deleted_at.is_(None))).one())),
+        "versions": session.scalar(select(func.count(DatasetVersion.id))),
+    }
+
+
+def next_run(schedule: str | None, now: datetime) -> datetime | None:
+    if not schedule:
+        return None
+    from croniter import croniter
+
+    try:
+        return croniter(schedule, now).get_next(datetime)
+    except (ValueError, KeyError):
+        return None
+
+
+def recent_runs(session: Session, source_id: int, limit: int = RUNS_PER_SOURCE) -> list[CrawlRun]:
+    """The source's newest runs, oldest first (for charts over time)."""
+    rows = session.scalars(select(CrawlRun).where(CrawlRun.source_id == source_id)
+                           .order_by(CrawlRun.id.desc()).limit(limit)).all()
+    return list(reversed(rows))
+
+
+def run_figures(run: CrawlRun) -> dict[str, Any]:
+    """The numbers of one run, from its stored stats (missing keys are 0)."""
+    st = run.stats or {}
+    return {
+        "pages": int(st.get("pages", 0)), "items": int(st.get("items", 0)),
+        "stored": int(st.get("images_stored", 0)), "duplicates": int(st.get("duplicates", 0)),
+        "near_duplicates": int(st.get("near_duplicates", 0)),
+        "dropped": sum(int(v) for v in (st.get("dropped") or {}).values()),
+        "errors": int(st.get("errors", 0)),
+        "failed_pages": sum(int(v) for v in (st.get("pages_failed") or {}).values()),
+    }
+
+
+def overview(session: Session, now: datetime | None = None, memo: Memo | None = None) -> dict[str, Any]:
+    """Everything the overview page shows; the full-table aggregates go through `memo`."""
+    now = now or datetime.now(timezone.utc)
+    memo = memo or uncached(session)
+    counts = memo("source_counts", source_counts)
+    sources = []
+    drops: Counter = Counter()
+    for src in session.scalars(select(Source).order_by(Source.name)):
+        runs = recent_runs(session, src.id)
+        last = runs[-1] if runs else None
+        for run in runs:
+            drops.update({k: int(v) for k, v in ((run.stats or {}).get("dropped") or {}).items()})
+        sources.append({"source": src, "counts": counts.get(src.id, {}), "runs": runs, "last": last,
+                        "figures": [run_figures(r) for r in runs], "next_run": next_run(src.schedule, now)})
+    rejections = memo("rejections", lambda db: dict(db.execute(
+        select(ImageRejection.reason, func.count()).group_by(ImageRejection.reason).order_by(ImageRejection.reason)).all()))
+    total = memo("totals", totals)
+    return {"sources": sources, "totals": total, "drops": dict(sorted(drops.items())),
+            "rejections": rejections, "attention": attention(session, sources, memo, total["invalid"]), "now": now}
+
+
+def attention(session: Session, sources: list[dict[str, Any]], memo: Memo | None = None, invalid: int = 0
+              ) -> list[dict[str, Any]]:
+    """What a team lead should look at: failed or empty last runs, samples to review, items without licence."""
+    out = []
+    for s in sources:
+        last = s["last"]
+        if last is not None and last.status in ("failed", "empty"):
+            out.append({"kind": f"{last.status} run", "text": f"{s['source'].name}: run {last.id} {last.status}"
+                        + (f" — {last.error}" if last.error else ""), "href": f"/runs/{last.id}"})
+        if s["counts"].get("no_licence"):
+            out.append({"kind": "no licence", "text": f"{s['source'].name}: {s['counts']['no_licence']} item(s) "
+                        "without a licence", "href": f"/samples?source={s['source'].name}&licence=(none)"})
+    memo = memo or uncached(session)
+    waiting = memo("waiting", lambda db: db.scalar(select(func.count(Task.id)).where(
+        Task.ls_deleted_at.is_(None),
+        ~select(Annotation.id).where(Annotation.task_id == Task.id, Annotation.deleted_at.is_(None)).exists())))
+    if waiting:
+        out.append({"kind": "unlabeled", "text": f"{waiting} task(s) without an annotation", "href": "/labeling"})
+    latest = session.scalars(select(DatasetVersion).order_by(DatasetVersion.id.desc()).limit(1)).first()
+    if latest is not None:
+        review = int(((latest.stats or {}).get("needs_review") or {}).get("samples", 0))
+        if review:
+            out.append({"kind": "review", "text": f"{review} sample(s) held out of {latest.name}: annotators "
+                        "disagree, waiting for review", "href": "/labeling#review"})
+    if invalid:
+        out.append({"kind": "invalid", "text": f"{invalid} annotation(s) contradict their label config",
+                    "href": "/labeling#review"})
+    return out
+
+
+def run_page(session: Session, run_id: int, page: int, per_page: int = 100) -> dict[str, Any] | None:
+    """One crawl run: stats, rejections (paged), HTTP-error and failed URLs, new/unchanged/gone counts."""
+    run = session.get(CrawlRun, run_id)
+    if run is None:
+        return None
+    st = run.stats or {}
+    rej = (select(ImageRejection).where(ImageRejection.crawl_run_id == run_id)
+           .order_by(ImageRejection.reason, ImageRejection.id))
+    total = session.scalar(select(func.count()).select_from(ImageRejection).where(ImageRejection.crawl_run_id == run_id))
+    new_items = session.scalar(select(func.count(Item.id)).where(Item.crawl_run_id == run_id))
+    return {
+        "run": run, "source": run.source, "figures": run_figures(run), "stats": st,
+        "rejections": session.scalars(rej.limit(per_page).offset(page * per_page)).all(),
+        "rejections_total": total, "page": page, "per_page": per_page,
+        "dropped": st.get("dropped") or {}, "pages_failed": st.get("pages_failed") or {},
+        "failed_urls": st.get("failed_urls") or [],
+        "changes": {"new": int(st.get("items_new", 0)), "unchanged": int(st.get("items_unchanged", 0)),
+                    "gone": int(st.get("items_gone", 0)), "first seen in this run": new_items},
+        "url_policy": st.get("url_policy") or {},
+    }
