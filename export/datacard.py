@@ -98,5 +98,5 @@ def datacard(version: dict[str, Any], fmt: str, samples: list[dict[str, Any]], s
                   "manifest.json, and `harvest dataset replay` re-renders it from the export.", ""]
         lines += _table(["class", "augmented copies"], [[c, n] for c, n in sorted(per_class.items())])
     lines += ["## Provenance", "", "`manifest.json` lists every file with its sha256 and, per sample, the image URL, page URL, "
-              "fetch time, licence, robots decision, annotators and annotation revision ids.", ""]
+              "fetch time, licence, robots decision, annotators and the Label Studio annotation ids with their revisions.", ""]
     return "\n".join(lines)

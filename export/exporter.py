@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from export import policy as aug
-from export.canonical import sha256_file
+from export.canonical import dumps, sha256_file
 from export.classes import class_order, describe_left_out, left_out
 from export.datacard import datacard
 from export.errors import FormatError, OutputPathError, VersionNotFound
@@ -19,6 +19,7 @@ from export.formats.base import Context, Sample, file_name_for
 from export.manifest import write_manifest
 from export.paths import check_out_dir, clean_stale, locked_temp_dir
 from export.replay import replay_record, seed_key
+from export.versions import member_content_key
 from storage import datasets as q
 from storage.blobs import local_copy
 from storage.engine import session_scope
@@ -62,23 +63,26 @@ def _load(store: Any, name: str) -> tuple[dict[str, Any], list[Sample], list[dic
         members = q.member_rows(session, version.id)
         listed = {v.id: (p, par) for v, _, p, par in q.list_versions(session)}
         labels = q.project_labels(session, version.project_id)
+        revisions = _revision_refs(session, [i for m in members for i in (m.annotation_ids or [])])
     project, parent = listed.get(version.id, (None, None))
     info = {"name": version.name, "project": project, "parent": parent, "content_hash": version.content_hash,
             "seed": version.seed, "split_ratios": version.split_ratios, "group_by": version.group_by,
             "revision_rule": version.revision_rule, "policy_sha256": aug_hash(version.policy_text),
             "_policy": (version.policy_text, version.policy), "_labels": labels}
     samples, records = [], []
-    for m in members:
-        record = {"id": m.sample_key, "split": m.split, "sha256": m.sha256, "labels": target_labels(m.targets),
-                  "annotators": m.annotators, "annotation_ids": m.annotation_ids,
+    ids = _export_ids(members)
+    for m, sid in zip(members, ids):
+        record = {"id": sid, "split": m.split, "sha256": m.sha256, "labels": target_labels(m.targets),
+                  "annotators": m.annotators,
+                  "annotations": sorted(revisions[i] for i in (m.annotation_ids or []) if i in revisions),
                   **{k: m.provenance.get(k) for k in ("page_url", "fetched_at", "page_fetched_at", "licence",
                                                       "attribution", "robots_decision", "source")},
                   "source_url": m.provenance.get("image_url")}
         records.append(record)
         if m.sha256 is None:
-            samples.append(Sample(m.sample_key, m.split, list(m.targets), text=m.text))
+            samples.append(Sample(sid, m.split, list(m.targets), text=m.text))
             continue
-        missing = (f"the image of {m.sample_key} (blob {m.sha256}) is missing from the blob store at "
+        missing = (f"the image of {m.sample_key} ({sid}, blob {m.sha256}) is missing from the blob store at "
                    f"{store.blobs.location}; restore the blob store before exporting.")
         try:  # the blob's own file, or (object storage) a verified copy in the data dir's cache
             path = local_copy(store.blobs, m.sha256, Path(store.settings.data_dir) / "cache" / "blobs")
@@ -88,9 +92,42 @@ def _load(store: Any, name: str) -> tuple[dict[str, Any], list[Sample], list[dic
             raise FormatError(missing)
         ext = _ext(m.mime, path)
         meta = {k: record[k] for k in ("licence", "attribution", "source_url", "page_url", "fetched_at")}
-        samples.append(Sample(m.sample_key, m.split, list(m.targets), file_name=file_name_for(m.sample_key, m.sha256, ext),
+        samples.append(Sample(sid, m.split, list(m.targets), file_name=file_name_for(sid, m.sha256, ext),
                               source=path, sha256=m.sha256, width=m.width, height=m.height, meta=meta))
     return info, samples, records, dict(version.stats or {})
+
+
+def _export_ids(members: list[Any]) -> list[str]:
+    """Each member's id in the export: its content key (never a database id). Two texts with the same
+    key (same canonical URL or text) are told apart by their frozen targets, in content order."""
+    keys = [member_content_key(m) for m in members]
+    seen: dict[str, int] = {}
+    for k in keys:
+        seen[k] = seen.get(k, 0) + 1
+    if all(n == 1 for n in seen.values()):
+        return keys
+    order = sorted(range(len(members)), key=lambda i: (keys[i], dumps(members[i].targets)))
+    out, count = list(keys), {}
+    for i in order:
+        if seen[keys[i]] > 1:
+            count[keys[i]] = count.get(keys[i], 0) + 1
+            out[i] = f"{keys[i]}~{count[keys[i]]}"
+    return out
+
+
+def _revision_refs(session: Any, annotation_ids: list[int]) -> dict[int, list[int]]:
+    """Annotation row id -> [Label Studio annotation id, revision]: what the manifest names (row ids are
+    database ids, which differ between stores holding the same annotations)."""
+    from sqlalchemy import select
+
+    from storage.label_models import Annotation
+
+    out: dict[int, list[int]] = {}
+    for start in range(0, len(annotation_ids), 5000):
+        chunk = annotation_ids[start:start + 5000]
+        stmt = select(Annotation.id, Annotation.ls_annotation_id, Annotation.revision).where(Annotation.id.in_(chunk))
+        out.update({i: [int(ls), int(rev)] for i, ls, rev in session.execute(stmt)})
+    return out
 
 
 def aug_hash(text: str | None) -> str | None:
