@@ -167,10 +167,13 @@ def _augment(info: dict[str, Any], originals: list[Sample], records: list[dict[s
                               width=r.width, height=r.height,
                               meta={k: row.get(k) for k in ("licence", "attribution", "source_url", "page_url",
                                                                "fetched_at")}))
+        report = {k: v for k, v in r.report.items() if k != "steps"}
         out.append({**row, "id": sid, "sha256": sha, "labels": target_labels(r.targets),
                     "augmented_from": parent.id, "policy_sha256": info["policy_sha256"], "seed": r.seed, "k": r.k,
-                    "augment_report": r.report,
-                    "replay": {"seed_key": r.sample_id, "source_sha256": parent.sha256, "source_targets": parent.targets}})
+                    "augment_report": report,
+                    # written exactly (no rounding): enough to re-render the copy without drawing again
+                    "replay": {"seed_key": r.sample_id, "source_sha256": parent.sha256, "source_targets": parent.targets,
+                               "steps": r.report.get("steps", [])}})
     return samples, out
 
 
