@@ -21,7 +21,7 @@ from export.paths import check_out_dir, clean_stale, locked_temp_dir
 from export.replay import replay_record, seed_key
 from export.versions import member_content_key
 from storage import datasets as q
-from storage.blobs import local_copy
+from storage.blobs import local_copy, relpath
 from storage.engine import session_scope
 from storage.errors import BlobNotFound
 from storage.targets import target_labels
@@ -71,6 +71,7 @@ def _load(store: Any, name: str) -> tuple[dict[str, Any], list[Sample], list[dic
             "_policy": (version.policy_text, version.policy), "_labels": labels}
     samples, records = [], []
     ids = _export_ids(members)
+    root = getattr(store.blobs, "root", None)
     for m, sid in zip(members, ids):
         record = {"id": sid, "split": m.split, "sha256": m.sha256, "labels": target_labels(m.targets),
                   "annotators": m.annotators,
@@ -85,7 +86,7 @@ def _load(store: Any, name: str) -> tuple[dict[str, Any], list[Sample], list[dic
         missing = (f"the image of {m.sample_key} ({sid}, blob {m.sha256}) is missing from the blob store at "
                    f"{store.blobs.location}; restore the blob store before exporting.")
         try:  # the blob's own file, or (object storage) a verified copy in the data dir's cache
-            path = local_copy(store.blobs, m.sha256, Path(store.settings.data_dir) / "cache" / "blobs")
+            path = _blob_file(store, m.sha256, root)
         except BlobNotFound:
             raise FormatError(missing) from None
         if not os.path.isfile(path):
@@ -95,6 +96,14 @@ def _load(store: Any, name: str) -> tuple[dict[str, Any], list[Sample], list[dic
         samples.append(Sample(sid, m.split, list(m.targets), file_name=file_name_for(sid, m.sha256, ext),
                               source=path, sha256=m.sha256, width=m.width, height=m.height, meta=meta))
     return info, samples, records, dict(version.stats or {})
+
+
+def _blob_file(store: Any, sha256: str, root: Path | None) -> Path | str:
+    """Where a blob's bytes are on disk. A local store's file is found by its key alone (relpath checks the
+    key; the export re-hashes every byte it reads, so a link or swap inside the store cannot slip through)."""
+    if root is not None:
+        return os.path.join(root, relpath(sha256))  # a str: thousands of Path objects cost more than the copy
+    return local_copy(store.blobs, sha256, Path(store.settings.data_dir) / "cache" / "blobs")
 
 
 def _export_ids(members: list[Any]) -> list[str]:

@@ -28,7 +28,7 @@ class Sample:
     split: str
     targets: list[dict[str, Any]]
     file_name: str | None = None  # from the id: <hex>.<ext>, <hex>-aug<k>.<ext> (see file_name_for)
-    source: Path | None = None
+    source: Path | str | None = None  # a file (a str for blobs: cheaper by the thousand)
     data: bytes | None = None
     sha256: str | None = None
     width: int | None = None
@@ -42,7 +42,7 @@ class Sample:
             return self.data
         if self.source is None:
             return None
-        data = self.source.read_bytes()
+        data = Path(self.source).read_bytes()
         if self.sha256 is not None and sha256_bytes(data) != self.sha256:
             raise FormatError(f"the image of {self.id} ({self.source}) does not hash to its blob key {self.sha256}: "
                               "the blob store is corrupt. Nothing was exported; run `harvest store verify`.")
