@@ -44,6 +44,8 @@ class ExportResult:
     export_id: int
     classes: tuple[str, ...] = ()
     left_out: dict[str, dict[str, int]] | None = None  # target type -> {"targets", "samples"} not written
+    redrawn: int = 0  # augmented copies whose first draw applied no transform (drawn again)
+    not_emitted: int = 0  # copies left out: no transform applied after every re-draw
 
 
 def _ext(mime: str | None, path: Path) -> str:
@@ -259,7 +261,8 @@ def _write(store: Any, name: str, fmt: str, format_: Any, out: Path, tmp: Path, 
               "augmentation": replay_record(info["_policy"], len(augmented), tally)}
     if not (tmp / "README.md").exists():  # a format may write its own card header (hf-parquet's YAML)
         (tmp / "README.md").write_text("", encoding="utf-8")
-    card = datacard(header["version"], fmt, all_records, stats, classes=classes, left_out=info["_left_out"])
+    card = datacard(header["version"], fmt, all_records, stats, classes=classes, left_out=info["_left_out"],
+                    augmentation=header["augmentation"])
     with (tmp / "README.md").open("a", encoding="utf-8") as fh:
         fh.write(card)
     manifest, files = write_manifest(tmp, header, all_records, ctx.known_hashes, ctx.workers)
@@ -280,4 +283,4 @@ def _write(store: Any, name: str, fmt: str, format_: Any, out: Path, tmp: Path, 
             shutil.rmtree(out, ignore_errors=True)
         raise
     return ExportResult(out, fmt, manifest_sha, files, len(samples), len(augmented), row.id, tuple(classes),
-                        info["_left_out"])
+                        info["_left_out"], tally["redrawn"], tally["not_emitted"])

@@ -115,6 +115,8 @@ def test_replay_rerenders_every_augmented_copy_from_the_export_alone(version, tm
         assert r.matches and r.replayed_sha256 == s["sha256"] and not r.libraries_differ
     with pytest.raises(VerifyError, match="not an augmented copy"):
         replay(moved, "asset:999#aug0")
+    redrawn = sum(1 for s in copies if s["augment_report"]["redrawn"])
+    assert section["redrawn"] == redrawn and f"{redrawn} copies were re-drawn" in (moved / "README.md").read_text()
 
 
 def _rewrite(root, change):
