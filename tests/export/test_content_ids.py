@@ -158,3 +158,17 @@ def test_same_content_in_another_order_gives_the_same_version_and_export_bytes(t
     assert '"asset:' not in manifest and '"item:' not in manifest  # no database id in the bytes
     augmented = [p for p in (tmp_path / "a-coco-v1" / "images" / "train").iterdir() if "-aug" in p.name]
     assert augmented  # the policy's copies are part of what is compared
+
+
+def test_file_names_come_from_content_ids_and_invert():
+    from export.errors import FormatError
+    from export.formats.base import file_name_for, id_from_file_name
+
+    sha = hashlib.sha256(b"x").hexdigest()
+    assert file_name_for(f"sha256:{sha}", sha, "jpg") == f"{sha}.jpg"
+    assert file_name_for(f"sha256:{sha}#aug3", "0" * 64, "png") == f"{sha}-aug3.png"
+    for sid in (f"sha256:{sha}", f"sha256:{sha}#aug0", f"sha256:{sha}#aug12"):
+        assert id_from_file_name(file_name_for(sid, "ab" * 32, "jpg")) == sid
+    assert id_from_file_name("asset-12-aug1_0123abcd.jpg") == "asset:12#aug1"  # an export made before content ids
+    with pytest.raises(FormatError, match="as harvest writes it"):
+        id_from_file_name("holiday.jpg")
