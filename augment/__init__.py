@@ -41,11 +41,11 @@ from augment.errors import AugmentError, PolicyError, RenderError, TargetError
 from augment.masks import decode_rle, encode_rle
 from augment.policy import Filters, LabelSet, Policy, load_policy, parse_policy
 from augment.presets import PRESETS, load_preset
-from augment.render import RenderJob, RenderResult, decode_image, encode_image, render_many, render_one
+from augment.render import RenderJob, RenderResult, decode_image, encode_image, render_many, render_one, render_steps
 
 __all__ = [
     "PRESETS", "AugmentError", "Budget", "CopyPlan", "Filters", "LabelSet", "Policy", "PolicyError", "RenderError",
     "RenderJob", "RenderResult", "TargetError", "augment", "class_counts", "decode_image", "decode_rle",
     "derive_seed", "encode_image", "encode_rle", "load_policy", "load_preset", "parse_policy", "plan_copies",
-    "render_many", "render_one", "sample_labels",
+    "render_many", "render_one", "render_steps", "sample_labels",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from augment import catalog
+from augment import catalog, replay
 from augment.assemble import assemble, collect
 from augment.errors import AugmentError, TargetError
 from augment.policy import Policy
@@ -35,12 +35,15 @@ def derive_seed(version_seed: int, sample_id: str | int, k: int) -> int:
 
 
 def augment(image: np.ndarray, targets: Sequence[Mapping[str, Any]], policy: Policy,
-            seed: int) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
+            seed: int, steps: Sequence[Mapping[str, Any]] | None = None
+            ) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
     """Augment one image and its targets so that every surviving label is still true.
 
     Returns ``(image, targets, report)``. The report (JSON-ready) lists the applied transforms, whether the
     result is mirrored, label swaps, coordinates clipped on input, instances dropped with the reason, keypoints
-    lost, and boxes tightened from polygons/masks. Same inputs and seed give the same output, bit for bit.
+    lost, boxes tightened from polygons/masks, and ``steps``: the applied transforms with their exact sampled
+    parameters. Same inputs and seed give the same output, bit for bit. Given ``steps`` (a report's), the copy
+    is replayed from them instead of drawn (``seed`` is then only reported).
     The policy's pipeline is re-seeded on each call, so one ``Policy`` must not be shared between threads.
     """
     height, width = _check_image(image)
@@ -53,7 +56,10 @@ def augment(image: np.ndarray, targets: Sequence[Mapping[str, Any]], policy: Pol
                             "keypoints": packed.keypoints, "keypoint_ids": list(range(len(packed.keypoints)))}
     if packed.masks:
         data["masks"] = packed.masks
-    out, applied = _draw(policy, data, int(seed), width, height, report)
+    if steps is None:
+        out, applied = _draw(policy, data, int(seed), width, height, report)
+    else:
+        out, applied = _replay(policy, data, steps, report)
     result = out["image"]
     if not isinstance(result, np.ndarray) or result.dtype != np.uint8:
         raise AugmentError(f"the policy produced a {getattr(result, 'dtype', type(result))} image, expected uint8; "
@@ -82,6 +88,7 @@ def _draw(policy: Policy, data: dict[str, Any], seed: int, width: int, height: i
     for attempt in range(MAX_REDRAWS + 1):
         drawn = seed if attempt == 0 else redraw_seed(seed, attempt)
         seed_pipeline(compose, drawn)
+        replay.clear(compose)
         try:
             out = compose(**dict(data))
         except Exception as exc:  # noqa: BLE001 - albumentations raises many kinds; say which sample and why
@@ -92,6 +99,21 @@ def _draw(policy: Policy, data: dict[str, Any], seed: int, width: int, height: i
         report.drawn_seed, report.redrawn = drawn, attempt
         if applied or not has_transforms:
             break
+    report.steps = replay.steps_of(compose, applied, lambda path: transform_seed(drawn, path))
+    return out, applied
+
+
+def _replay(policy: Policy, data: dict[str, Any], steps: Sequence[Mapping[str, Any]],
+            report: Report) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """Run exactly the recorded steps with their recorded parameters (see ``augment.replay``)."""
+    compose = replay.replay_pipeline(policy, steps)
+    try:
+        out = compose(**dict(data))
+    except Exception as exc:  # noqa: BLE001 - a tampered parameter can make albumentations raise anything
+        raise AugmentError(f"replaying the recorded transforms failed: {type(exc).__name__}: {exc}; "
+                           "the record does not fit this image or was altered") from exc
+    applied = [(name, params) for name, params in out.get("applied_transforms", [])]
+    report.steps = [dict(s) for s in steps]
     return out, applied
 
 

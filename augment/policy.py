@@ -84,19 +84,27 @@ class Policy:
     @cached_property
     def compose(self) -> Any:
         """The albumentations pipeline (boxes as pascal_voc, points as xy), seeded per call by ``augment``."""
-        with warnings.catch_warnings():  # a colour-only policy has no transform for boxes: that is fine
-            warnings.filterwarnings("ignore", message="Got processor for", category=UserWarning)
-            return self._build()
+        return self._build()
 
     def _build(self) -> Any:
-        return A.Compose(
-            [catalog.build(entry, f"transforms[{i}]") for i, entry in enumerate(self.transforms)],
-            bbox_params=A.BboxParams(format="pascal_voc", label_fields=["bbox_ids"], clip=True,
-                                     min_visibility=self.filters.min_visibility, min_area=self.filters.min_area),
-            keypoint_params=A.KeypointParams(format="xy", label_fields=["keypoint_ids"], remove_invisible=False),
-            save_applied_params=True,
-            seed=0,
-        )
+        return self.pipeline([catalog.build(entry, f"transforms[{i}]") for i, entry in enumerate(self.transforms)])
+
+    def fresh_compose(self) -> Any:
+        """A new pipeline of the policy's transforms (not the cached one ``augment`` re-seeds)."""
+        return self._build()
+
+    def pipeline(self, transforms: list[Any]) -> Any:
+        """``transforms`` in a Compose with the policy's box, point and bookkeeping settings."""
+        with warnings.catch_warnings():  # a colour-only policy has no transform for boxes: that is fine
+            warnings.filterwarnings("ignore", message="Got processor for", category=UserWarning)
+            return A.Compose(
+                transforms,
+                bbox_params=A.BboxParams(format="pascal_voc", label_fields=["bbox_ids"], clip=True,
+                                         min_visibility=self.filters.min_visibility, min_area=self.filters.min_area),
+                keypoint_params=A.KeypointParams(format="xy", label_fields=["keypoint_ids"], remove_invisible=False),
+                save_applied_params=True,
+                seed=0,
+            )
 
     @property
     def sha256(self) -> str:

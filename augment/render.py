@@ -106,6 +106,19 @@ def render_one(job: RenderJob | Sequence[Any], policy: Policy, version_seed: int
                         targets=targets, width=int(out.shape[1]), height=int(out.shape[0]), report=report)
 
 
+def render_steps(image: bytes | str | Path, targets: Sequence[Mapping[str, Any]], policy: Policy,
+                 steps: Sequence[Mapping[str, Any]], seed: int = 0) -> RenderResult:
+    """Re-render a copy from its recorded ``steps`` (a report's: the transforms with their sampled
+    parameters), not by drawing again; encoded like ``render_one``."""
+    try:
+        array, fmt = decode_image(image)
+        out, new_targets, report = augment(array, targets, policy, seed, steps=steps)
+    except AugmentError as exc:
+        raise type(exc)(f"replaying the recorded steps: {exc}") from exc
+    return RenderResult(sample_id="", k=0, seed=seed, data=encode_image(out, fmt), format=fmt, targets=new_targets,
+                        width=int(out.shape[1]), height=int(out.shape[0]), report=report)
+
+
 def render_many(jobs: Iterable[RenderJob | Sequence[Any]], policy: Policy, version_seed: int, workers: int = 1,
                 progress: bool = True, max_in_flight: int | None = None, chunk_size: int = 8,
                 mp_context: str | None = None) -> Iterator[RenderResult]:

@@ -39,13 +39,14 @@ class Report:
     drawn_seed: int | None = None  # the seed of the draw that was kept (differs from seed after re-draws)
     redrawn: int = 0  # draws thrown away because no transform was applied on them
     params: list[dict[str, Any]] = field(default_factory=list)  # per applied transform: name and sampled params
+    steps: list[dict[str, Any]] = field(default_factory=list)  # the same, losslessly, for replay (augment.replay)
 
     def to_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "drawn_seed": self.seed if self.drawn_seed is None else self.drawn_seed,
                 "redrawn": self.redrawn, "unaugmented": not self.applied, "params": self.params,
                 "applied": self.applied, "mirrored": self.mirrored,
                 "swapped": dict(sorted(self.swapped.items())), "clipped": self.clipped, "dropped": self.dropped,
-                "dropped_points": self.dropped_points, "tightened": self.tightened}
+                "dropped_points": self.dropped_points, "tightened": self.tightened, "steps": self.steps}
 
 
 @dataclass

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import statistics
 import shutil
 import subprocess
 import sys
@@ -109,11 +111,15 @@ def main() -> None:
             times["safe"].append(timed(export(False), r))
             for d in (root / f"copy{r}", root / f"export-True-{r}", root / f"export-False-{r}"):
                 shutil.rmtree(d)
-        t_copy, t_link, t_safe = (min(times[k]) for k in ("copy", "link", "safe"))
-        print(f"{args.n} JPEGs, {size / 1e6:.1f} MB, format {args.format}, workers {args.workers} (setup {setup:.1f}s)")
-        print(f"cp -r baseline:                     {t_copy:7.3f} s")
-        print(f"export default (copy/reflink+hash): {t_safe:7.3f} s   ratio cp/export = {t_copy / t_safe:.2f}  (goal >= 0.7)")
-        print(f"export --link (hard link+hash):     {t_link:7.3f} s   ratio cp/export = {t_copy / t_link:.2f}  (goal >= 0.9)")
+        best = {k: min(v) for k, v in times.items()}
+        median = {k: statistics.median(v) for k, v in times.items()}
+        print(f"{args.n} JPEGs, {size / 1e6:.1f} MB, format {args.format}, workers {args.workers}, {args.runs} interleaved "
+              f"runs (setup {setup:.1f}s; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end)")
+        print("                                     best      median   ratio cp/export best, median")
+        print(f"cp -r baseline:                     {best['copy']:7.3f} s {median['copy']:7.3f} s")
+        for key, label, goal in (("safe", "export default (copy/reflink+hash)", 0.7), ("link", "export --link (hard link+hash)", 0.9)):
+            print(f"{label + ':':36s}{best[key]:7.3f} s {median[key]:7.3f} s   {best['copy'] / best[key]:.2f}, "
+                  f"{median['copy'] / median[key]:.2f}  (goal >= {goal})")
         store.close()
 
 

@@ -3,6 +3,9 @@
 COCO results name images by the `image_id` of the export's annotations/instances_<split>.json and
 classes by its `category_id`; YOLO txt files are named like the exported images and name classes by
 their index in data.yaml. The export's manifest.json says which sample each exported file is.
+
+Exports name samples by content ("sha256:<hex>", "url:<canonical url>"), never by database ids;
+``resolve_keys`` turns those ids into the store's sample keys through the version's members.
 """
 from __future__ import annotations
 
@@ -62,4 +65,29 @@ def load_index(root: Path) -> ExportIndex:
         table = {int(k): str(v) for k, v in classes.items()}
         index.coco_classes = index.coco_classes or table
         index.yolo_classes = index.yolo_classes or table
+    return index
+
+
+def store_keys(store: Any, version: str) -> dict[str, str]:
+    """Content key (an export's sample id) -> the store's sample key, for every member of `version`."""
+    from export.versions import member_content_key
+    from storage import datasets as q
+
+    with store.sessions() as session:
+        row = q.version_by_name(session, version)
+        if row is None:
+            return {}
+        return {member_content_key(m): m.sample_key for m in q.version_members(session, row.id)}
+
+
+def resolve_keys(index: ExportIndex, keys: dict[str, str]) -> ExportIndex:
+    """The same index with sample ids as the store's sample keys (ids not in `keys`, e.g. of an older
+    export that named samples by sample key already, stay as they are)."""
+    def key(sid: str) -> str:
+        base, sep, k = sid.partition("#")
+        return keys.get(base, base) + sep + k if base in keys else sid
+
+    index.samples = {key(k): v for k, v in index.samples.items()}
+    index.stems = {stem: key(sid) for stem, sid in index.stems.items()}
+    index.coco_images = {sp: {i: key(sid) for i, sid in ids.items()} for sp, ids in index.coco_images.items()}
     return index

@@ -7,7 +7,7 @@ from typing import Any
 
 from evaluate import data, parse
 from evaluate.errors import NoExport, PredictionFileError
-from evaluate.mapping import ExportIndex, load_index
+from evaluate.mapping import ExportIndex, load_index, resolve_keys, store_keys
 from storage import datasets as q
 
 FORMATS = ("coco", "yolo", "jsonl")
@@ -34,7 +34,12 @@ def guess_format(path: Path) -> str:
 
 
 def find_export(store: Any, version: str, fmt: str, given: Path | None) -> ExportIndex:
-    """The export whose ids the file uses: `given`, else the newest recorded export in a matching format."""
+    """The export whose ids the file uses (resolved to the store's sample keys)."""
+    return resolve_keys(_find_export(store, version, fmt, given), store_keys(store, version))
+
+
+def _find_export(store: Any, version: str, fmt: str, given: Path | None) -> ExportIndex:
+    """`given`, else the newest recorded export in a matching format."""
     if given is not None:
         return load_index(Path(given))
     with store.sessions() as session:

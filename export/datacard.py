@@ -14,7 +14,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 def datacard(version: dict[str, Any], fmt: str, samples: list[dict[str, Any]], stats: dict[str, Any],
-             classes: list[str] | None = None, left_out: dict[str, dict[str, int]] | None = None) -> str:
+             classes: list[str] | None = None, left_out: dict[str, dict[str, int]] | None = None,
+             augmentation: dict[str, Any] | None = None) -> str:
     """Markdown text; depends only on the version and the exported samples (no dates, no paths)."""
     originals = [s for s in samples if "augmented_from" not in s]
     augmented = [s for s in samples if "augmented_from" in s]
@@ -99,7 +100,11 @@ def datacard(version: dict[str, Any], fmt: str, samples: list[dict[str, Any]], s
                   f"{len({s['augmented_from'] for s in augmented})} samples. Each copy's seed is derived from "
                   "(version seed, the image's sha256, k); its transforms and sampled parameters are listed in "
                   "manifest.json, and `harvest dataset replay` re-renders it from the export.", ""]
+        if augmentation is not None:
+            lines += [f"Every copy has at least one transform applied: {augmentation.get('redrawn', 0)} copies were "
+                      "re-drawn because their first draw applied none, and "
+                      f"{augmentation.get('not_emitted', 0)} were not emitted (none applied after every re-draw).", ""]
         lines += _table(["class", "augmented copies"], [[c, n] for c, n in sorted(per_class.items())])
     lines += ["## Provenance", "", "`manifest.json` lists every file with its sha256 and, per sample, the image URL, page URL, "
-              "fetch time, licence, robots decision, annotators and annotation revision ids.", ""]
+              "fetch time, licence, robots decision, annotators and the Label Studio annotation ids with their revisions.", ""]
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from export import policy as aug
-from export.canonical import sha256_file
+from export.canonical import dumps, sha256_file
 from export.classes import class_order, describe_left_out, left_out
 from export.datacard import datacard
 from export.errors import FormatError, OutputPathError, VersionNotFound
@@ -19,8 +19,9 @@ from export.formats.base import Context, Sample, file_name_for
 from export.manifest import write_manifest
 from export.paths import check_out_dir, clean_stale, locked_temp_dir
 from export.replay import replay_record, seed_key
+from export.versions import member_content_key
 from storage import datasets as q
-from storage.blobs import local_copy
+from storage.blobs import local_copy, relpath
 from storage.engine import session_scope
 from storage.errors import BlobNotFound
 from storage.targets import target_labels
@@ -43,6 +44,8 @@ class ExportResult:
     export_id: int
     classes: tuple[str, ...] = ()
     left_out: dict[str, dict[str, int]] | None = None  # target type -> {"targets", "samples"} not written
+    redrawn: int = 0  # augmented copies whose first draw applied no transform (drawn again)
+    not_emitted: int = 0  # copies left out: no transform applied after every re-draw
 
 
 def _ext(mime: str | None, path: Path) -> str:
@@ -62,35 +65,80 @@ def _load(store: Any, name: str) -> tuple[dict[str, Any], list[Sample], list[dic
         members = q.member_rows(session, version.id)
         listed = {v.id: (p, par) for v, _, p, par in q.list_versions(session)}
         labels = q.project_labels(session, version.project_id)
+        revisions = _revision_refs(session, [i for m in members for i in (m.annotation_ids or [])])
     project, parent = listed.get(version.id, (None, None))
     info = {"name": version.name, "project": project, "parent": parent, "content_hash": version.content_hash,
             "seed": version.seed, "split_ratios": version.split_ratios, "group_by": version.group_by,
             "revision_rule": version.revision_rule, "policy_sha256": aug_hash(version.policy_text),
             "_policy": (version.policy_text, version.policy), "_labels": labels}
     samples, records = [], []
-    for m in members:
-        record = {"id": m.sample_key, "split": m.split, "sha256": m.sha256, "labels": target_labels(m.targets),
-                  "annotators": m.annotators, "annotation_ids": m.annotation_ids,
+    ids = _export_ids(members)
+    root = getattr(store.blobs, "root", None)
+    for m, sid in zip(members, ids):
+        record = {"id": sid, "split": m.split, "sha256": m.sha256, "labels": target_labels(m.targets),
+                  "annotators": m.annotators,
+                  "annotations": sorted(revisions[i] for i in (m.annotation_ids or []) if i in revisions),
                   **{k: m.provenance.get(k) for k in ("page_url", "fetched_at", "page_fetched_at", "licence",
                                                       "attribution", "robots_decision", "source")},
                   "source_url": m.provenance.get("image_url")}
         records.append(record)
         if m.sha256 is None:
-            samples.append(Sample(m.sample_key, m.split, list(m.targets), text=m.text))
+            samples.append(Sample(sid, m.split, list(m.targets), text=m.text))
             continue
-        missing = (f"the image of {m.sample_key} (blob {m.sha256}) is missing from the blob store at "
+        missing = (f"the image of {m.sample_key} ({sid}, blob {m.sha256}) is missing from the blob store at "
                    f"{store.blobs.location}; restore the blob store before exporting.")
         try:  # the blob's own file, or (object storage) a verified copy in the data dir's cache
-            path = local_copy(store.blobs, m.sha256, Path(store.settings.data_dir) / "cache" / "blobs")
+            path = _blob_file(store, m.sha256, root)
         except BlobNotFound:
             raise FormatError(missing) from None
         if not os.path.isfile(path):
             raise FormatError(missing)
         ext = _ext(m.mime, path)
         meta = {k: record[k] for k in ("licence", "attribution", "source_url", "page_url", "fetched_at")}
-        samples.append(Sample(m.sample_key, m.split, list(m.targets), file_name=file_name_for(m.sample_key, m.sha256, ext),
+        samples.append(Sample(sid, m.split, list(m.targets), file_name=file_name_for(sid, m.sha256, ext),
                               source=path, sha256=m.sha256, width=m.width, height=m.height, meta=meta))
     return info, samples, records, dict(version.stats or {})
+
+
+def _blob_file(store: Any, sha256: str, root: Path | None) -> Path | str:
+    """Where a blob's bytes are on disk. A local store's file is found by its key alone (relpath checks the
+    key; the export re-hashes every byte it reads, so a link or swap inside the store cannot slip through)."""
+    if root is not None:
+        return os.path.join(root, relpath(sha256))  # a str: thousands of Path objects cost more than the copy
+    return local_copy(store.blobs, sha256, Path(store.settings.data_dir) / "cache" / "blobs")
+
+
+def _export_ids(members: list[Any]) -> list[str]:
+    """Each member's id in the export: its content key (never a database id). Two texts with the same
+    key (same canonical URL or text) are told apart by their frozen targets, in content order."""
+    keys = [member_content_key(m) for m in members]
+    seen: dict[str, int] = {}
+    for k in keys:
+        seen[k] = seen.get(k, 0) + 1
+    if all(n == 1 for n in seen.values()):
+        return keys
+    order = sorted(range(len(members)), key=lambda i: (keys[i], dumps(members[i].targets)))
+    out, count = list(keys), {}
+    for i in order:
+        if seen[keys[i]] > 1:
+            count[keys[i]] = count.get(keys[i], 0) + 1
+            out[i] = f"{keys[i]}~{count[keys[i]]}"
+    return out
+
+
+def _revision_refs(session: Any, annotation_ids: list[int]) -> dict[int, list[int]]:
+    """Annotation row id -> [Label Studio annotation id, revision]: what the manifest names (row ids are
+    database ids, which differ between stores holding the same annotations)."""
+    from sqlalchemy import select
+
+    from storage.label_models import Annotation
+
+    out: dict[int, list[int]] = {}
+    for start in range(0, len(annotation_ids), 5000):
+        chunk = annotation_ids[start:start + 5000]
+        stmt = select(Annotation.id, Annotation.ls_annotation_id, Annotation.revision).where(Annotation.id.in_(chunk))
+        out.update({i: [int(ls), int(rev)] for i, ls, rev in session.execute(stmt)})
+    return out
 
 
 def aug_hash(text: str | None) -> str | None:
@@ -130,10 +178,13 @@ def _augment(info: dict[str, Any], originals: list[Sample], records: list[dict[s
                               width=r.width, height=r.height,
                               meta={k: row.get(k) for k in ("licence", "attribution", "source_url", "page_url",
                                                                "fetched_at")}))
+        report = {k: v for k, v in r.report.items() if k != "steps"}
         out.append({**row, "id": sid, "sha256": sha, "labels": target_labels(r.targets),
                     "augmented_from": parent.id, "policy_sha256": info["policy_sha256"], "seed": r.seed, "k": r.k,
-                    "augment_report": r.report,
-                    "replay": {"seed_key": r.sample_id, "source_sha256": parent.sha256, "source_targets": parent.targets}})
+                    "augment_report": report,
+                    # written exactly (no rounding): enough to re-render the copy without drawing again
+                    "replay": {"seed_key": r.sample_id, "source_sha256": parent.sha256, "source_targets": parent.targets,
+                               "steps": r.report.get("steps", [])}})
     return samples, out
 
 
@@ -210,7 +261,8 @@ def _write(store: Any, name: str, fmt: str, format_: Any, out: Path, tmp: Path, 
               "augmentation": replay_record(info["_policy"], len(augmented), tally)}
     if not (tmp / "README.md").exists():  # a format may write its own card header (hf-parquet's YAML)
         (tmp / "README.md").write_text("", encoding="utf-8")
-    card = datacard(header["version"], fmt, all_records, stats, classes=classes, left_out=info["_left_out"])
+    card = datacard(header["version"], fmt, all_records, stats, classes=classes, left_out=info["_left_out"],
+                    augmentation=header["augmentation"])
     with (tmp / "README.md").open("a", encoding="utf-8") as fh:
         fh.write(card)
     manifest, files = write_manifest(tmp, header, all_records, ctx.known_hashes, ctx.workers)
@@ -231,4 +283,4 @@ def _write(store: Any, name: str, fmt: str, format_: Any, out: Path, tmp: Path, 
             shutil.rmtree(out, ignore_errors=True)
         raise
     return ExportResult(out, fmt, manifest_sha, files, len(samples), len(augmented), row.id, tuple(classes),
-                        info["_left_out"])
+                        info["_left_out"], tally["redrawn"], tally["not_emitted"])

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from export.canonical import dumps, sha256_file
+from export.canonical import dumps, normalize, sha256_file
 
 MANIFEST = "manifest.json"
 
@@ -41,6 +41,17 @@ def _walk(folder: Path, prefix: str) -> list[tuple[str, int]]:
     return out
 
 
+def _sample_line(sample: dict[str, Any]) -> str:
+    """One sample as canonical JSON. Only augmented samples carry floats: their report is rounded like the
+    rest, their replay record is written exactly (its parameters must re-render the copy bit for bit)."""
+    if "augment_report" not in sample:
+        return dumps(sample, normalized=True)
+    rest = normalize({k: v for k, v in sample.items() if k != "replay"})
+    if "replay" in sample:
+        rest["replay"] = sample["replay"]
+    return dumps(rest, normalized=True)
+
+
 def write_manifest(root: Path, header: dict[str, Any], samples: list[dict[str, Any]], known: dict[str, str],
                    workers: int = 1) -> tuple[Path, int]:
     """Write manifest.json; returns its path and how many files the export holds (itself included)."""
@@ -48,8 +59,7 @@ def write_manifest(root: Path, header: dict[str, Any], samples: list[dict[str, A
     lines = [f"{dumps(key)}: {dumps(value)}" for key, value in sorted(header.items())]
     lines.append('"files": [\n' + ",\n".join(dumps(f, normalized=True) for f in files) + "\n]")
     ordered = sorted(samples, key=lambda s: s["id"])
-    # only augmented samples carry floats (their augment report); the rest is already canonical
-    lines.append('"samples": [\n' + ",\n".join(dumps(s, normalized="augment_report" not in s) for s in ordered) + "\n]")
+    lines.append('"samples": [\n' + ",\n".join(_sample_line(s) for s in ordered) + "\n]")
     path = root / MANIFEST
     path.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")  # one JSON document, an entry per line
     return path, len(files) + 1

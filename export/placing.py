@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 
 from export.errors import FormatError
-from storage.blobs import hash_file
 
 CHUNK = 1 << 20
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
@@ -28,7 +27,7 @@ def place_file(source: Path, dest: str, expected: str | None, link: bool = False
     Raises ``FormatError`` (and removes ``dest``) when the bytes do not hash to ``expected``.
     """
     if link and _hard_link(source, dest):
-        digest = hash_file(dest)
+        digest = _hash_path(dest)
     else:
         digest = _clone_or_copy(source, dest)
     if expected is not None and digest != expected:
@@ -49,18 +48,57 @@ def _hard_link(source: Path, dest: str) -> bool:
         return False
 
 
+_NO_CLONE: set[tuple[int, int]] = set()  # (source device, destination device) pairs where FICLONE failed
+
+
 def _clone_or_copy(source: Path, dest: str) -> str:
-    """Reflink when possible (then hash the shared bytes), else copy while hashing what is written."""
-    with open(source, "rb") as src, open(dest, "wb") as dst:
+    """Reflink when the file system can (then hash the shared bytes), else copy while hashing: each
+    byte is read once, hashed, and written from that same buffer."""
+    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        dst = os.open(dest, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         try:
-            fcntl.ioctl(dst.fileno(), FICLONE, src.fileno())
-        except OSError as exc:
-            if exc.errno not in _NO_SHARE + (errno.EXDEV,):
-                raise
-        else:
-            return hash_file(Path(dest))
-        digest = hashlib.sha256()
-        while chunk := src.read(CHUNK):  # images are small: one read, one hash, one write each
-            digest.update(chunk)
-            dst.write(chunk)
-    return digest.hexdigest()
+            info = os.fstat(src)
+            size, devices = info.st_size, (info.st_dev, os.fstat(dst).st_dev)
+            if devices not in _NO_CLONE:
+                try:
+                    fcntl.ioctl(dst, FICLONE, src)
+                except OSError as exc:
+                    if exc.errno not in _NO_SHARE + (errno.EXDEV,):
+                        raise
+                    _NO_CLONE.add(devices)  # not on this file system: plain copies from now on
+                else:
+                    return _hash_fd(dst, size)
+            digest = hashlib.sha256()
+            while True:
+                chunk = os.read(src, max(CHUNK, size + 1))  # a whole image in one read
+                if not chunk:
+                    break
+                digest.update(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(dst, view):]
+            return digest.hexdigest()
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+def _hash_fd(fd: int, size: int) -> str:
+    digest = hashlib.sha256()
+    offset = 0
+    while True:
+        chunk = os.pread(fd, max(CHUNK, size + 1), offset)
+        if not chunk:
+            return digest.hexdigest()
+        digest.update(chunk)
+        offset += len(chunk)
+
+
+def _hash_path(path: str) -> str:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return _hash_fd(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)

@@ -2,9 +2,10 @@
 
 The manifest's ``augmentation`` section holds the policy text and the versions of the libraries that
 render (harvest, albumentations, OpenCV, Pillow, numpy); each augmented sample holds its seed key, k,
-seed, the applied transforms with their sampled parameters, and its source image's sha256 and targets.
-``replay(export_dir, sample_id)`` finds the source image in the export by that sha256, renders the copy
-again and compares its bytes with the exported file.
+seed, the applied transforms with their exact sampled parameters (``steps``, see ``augment.replay``), and
+its source image's sha256 and targets. ``replay(export_dir, sample_id)`` finds the source image in the
+export by that sha256, re-runs exactly those steps with those parameters (nothing is drawn again, the
+policy text only supplies the transforms' settings) and compares the bytes with the exported file.
 """
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def load_manifest(export_dir: str | Path) -> dict[str, Any]:
 
 def replay(export_dir: str | Path, sample_id: str) -> Replayed:
     """Render augmented copy ``sample_id`` (e.g. "asset:12#aug0") again from the export and compare bytes."""
-    from augment import RenderJob, parse_policy, render_one
+    from augment import parse_policy, render_steps
+    from augment.errors import AugmentError
 
     root = Path(export_dir)
     manifest = load_manifest(root)
@@ -95,9 +97,16 @@ def replay(export_dir: str | Path, sample_id: str) -> Replayed:
         missing = "source image" if source is None else "copy"
         raise VerifyError(f"the {missing} of {sample_id} is not among the export's files; the export is incomplete: "
                           "run `harvest dataset verify` on it.")
+    steps = rep.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise VerifyError(f"the replay record of {sample_id} in {root / MANIFEST} lists no transforms with their "
+                          "sampled parameters (an export made before they were recorded, or an altered record); "
+                          "export the version again to get a replayable record.")
     policy = parse_policy(section["policy_text"], section.get("policy_syntax") or "yaml")
-    job = RenderJob(rep["seed_key"], root / source, rep["source_targets"], int(record["k"]))
-    result = render_one(job, policy, int(manifest["version"]["seed"]))
+    try:
+        result = render_steps(root / source, rep["source_targets"], policy, steps, int(record.get("seed") or 0))
+    except AugmentError as exc:
+        raise VerifyError(f"cannot replay {sample_id} from {root / MANIFEST}: {exc}") from None
     now = library_versions()
     differ = {k: (v, now.get(k)) for k, v in (section.get("libraries") or {}).items() if now.get(k) != v}
     return Replayed(sample_id, target, record["sha256"], hashlib.sha256(result.data).hexdigest(), differ)

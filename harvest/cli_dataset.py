@@ -83,8 +83,9 @@ def export(
 
         err_console.print(f"[yellow]warning:[/] {describe_left_out(r.format, r.left_out)}; they are not in this export "
                           "(see 'Not in this export' in its README.md; --strict refuses instead).")
+    redraws = f"; {r.redrawn} re-drawn, {r.not_emitted} not emitted (no transform applied)" if r.augmented or r.not_emitted else ""
     console.print(f"[green]exported[/] {name} as {r.format} to {r.path}: {r.samples} samples "
-                  f"({r.augmented} augmented), {r.files} files, manifest sha256 {r.manifest_sha256[:16]}")
+                  f"({r.augmented} augmented{redraws}), {r.files} files, manifest sha256 {r.manifest_sha256[:16]}")
 
 
 @dataset_app.command("formats")

@@ -15,18 +15,20 @@ from export.errors import FormatError
 from export.placing import place_file
 
 SPLITS = ("train", "val", "test")
-_STEM = re.compile(r"^(asset|item)-(\d+)(?:-aug(\d+))?_[0-9a-f]{8}$")
+_STEM = re.compile(r"^(asset|item)-(\d+)(?:-aug(\d+))?_[0-9a-f]{8}$")  # exports before content ids
+_CONTENT_ID = re.compile(r"^sha256:([0-9a-f]{64})(?:#aug(\d+))?$")
+_CONTENT_STEM = re.compile(r"^([0-9a-f]{64})(?:-aug(\d+))?$")
 
 
 @dataclass(frozen=True)
 class Sample:
     """One sample to write: an original (a blob file) or an augmented copy (encoded bytes), or a text."""
 
-    id: str  # "asset:12", "item:7", or "asset:12#aug1" for the first augmented copy
+    id: str  # content-keyed: "sha256:<hex>" (an image), "url:<canonical url>" (a text), "sha256:<hex>#aug1"
     split: str
     targets: list[dict[str, Any]]
-    file_name: str | None = None  # stable: <id-safe>_<sha8>.<ext>
-    source: Path | None = None
+    file_name: str | None = None  # from the id: <hex>.<ext>, <hex>-aug<k>.<ext> (see file_name_for)
+    source: Path | str | None = None  # a file (a str for blobs: cheaper by the thousand)
     data: bytes | None = None
     sha256: str | None = None
     width: int | None = None
@@ -40,7 +42,7 @@ class Sample:
             return self.data
         if self.source is None:
             return None
-        data = self.source.read_bytes()
+        data = Path(self.source).read_bytes()
         if self.sha256 is not None and sha256_bytes(data) != self.sha256:
             raise FormatError(f"the image of {self.id} ({self.source}) does not hash to its blob key {self.sha256}: "
                               "the blob store is corrupt. Nothing was exported; run `harvest store verify`.")
@@ -96,15 +98,26 @@ def safe_part(text: str) -> str:
 
 
 def file_name_for(sample_id: str, sha256: str, ext: str) -> str:
+    """The exported file name of a sample: from its content-keyed id only, never from database ids.
+
+    "sha256:<hex>" -> "<hex>.<ext>", "sha256:<hex>#aug1" -> "<hex>-aug1.<ext>"; any other id (older exports,
+    hand-made samples) -> "<id-safe>_<sha8>.<ext>".
+    """
+    m = _CONTENT_ID.match(sample_id)
+    if m:
+        return f"{m[1]}{f'-aug{m[2]}' if m[2] is not None else ''}.{ext}"
     return f"{safe_part(sample_id.replace('#', '-').replace(':', '-'))}_{sha256[:8]}.{ext}"
 
 
 def id_from_file_name(name: str) -> str:
-    """Invert file_name_for for harvest's sample ids ('asset:12', 'asset:12#aug1')."""
+    """Invert file_name_for ("<hex>[-aug<k>].<ext>", or an older export's "asset-12[-aug1]_<sha8>.<ext>")."""
     stem = name.rsplit(".", 1)[0]
+    m = _CONTENT_STEM.match(stem)
+    if m:
+        return f"sha256:{m[1]}" + (f"#aug{m[2]}" if m[2] is not None else "")
     m = _STEM.match(stem)
     if not m:
-        raise FormatError(f"file {name!r} is not named <kind>-<id>[-aug<k>]_<sha8>.<ext> as harvest writes it.")
+        raise FormatError(f"file {name!r} is not named <sha256>[-aug<k>].<ext> as harvest writes it.")
     return f"{m[1]}:{m[2]}" + (f"#aug{m[3]}" if m[3] else "")
 
 

@@ -23,7 +23,10 @@ SHARD_SIZE = 1000
 
 
 def _key(s: Sample) -> str:
-    return safe_part(s.file_name.rsplit(".", 1)[0] if s.file_name else s.id.replace(":", "-")).replace(".", "_")
+    """A shard key without dots: the image's file stem, or (a text) a hash of its content-keyed id."""
+    if s.file_name:
+        return safe_part(s.file_name.rsplit(".", 1)[0]).replace(".", "_")
+    return f"text-{sha256_bytes(s.id.encode())[:24]}"
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:

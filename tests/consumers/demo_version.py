@@ -119,7 +119,7 @@ def build(store: Any, site_seed: int = 0, limit: int | None = None) -> Truth:
         targets.append({"type": "choice", "label": largest["label"]})
         task = f.task(project, asset)
         f.annotate(task, targets)
-        truth.samples[f"asset:{asset.id}"] = {"width": w, "height": h, "targets": targets, "split": None}
+        truth.samples[f"sha256:{key}"] = {"width": w, "height": h, "targets": targets, "split": None}
         if limit and len(truth.samples) >= limit:
             break
     f.commit()
@@ -137,4 +137,4 @@ def freeze(store: Any, truth: Truth, name: str = "v1", policy: bool = True) -> N
     with store.sessions() as session:
         version = q.version_by_name(session, name)
         for m in q.member_rows(session, version.id):
-            truth.samples[m.sample_key]["split"] = m.split
+            truth.samples[f"sha256:{m.sha256}"]["split"] = m.split

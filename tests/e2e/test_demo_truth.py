@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from export import create_version, export_version
+from export.errors import EmptyVersion
 from harvest.demo.simulate import simulated_targets
 from harvest.demo.site import DemoSite, serve
 from harvest.demo.steps import ANNOTATORS
@@ -140,17 +141,49 @@ def two_crawls(site, tmp_path_factory):
         st.close()
 
 
-def test_every_rule_leaves_no_true_object_unlabeled_and_review_decides(two_crawls):
+def shown_review(store, name: str, tmp_path) -> str:
+    """The needs-review lines of `harvest dataset show NAME` (the CLI, as a user runs it)."""
+    env = {**harvest_env(store.settings, write_toml(tmp_path / "show.toml", {"crawl": {}})), "COLUMNS": "250"}
+    out = check(harvest(["dataset", "show", name], env, tmp_path)).stdout.splitlines()
+    start = next((i for i, line in enumerate(out) if line.startswith("needs review")), None)
+    if start is None:
+        return "needs review: none"
+    lines = [out[start]]
+    for line in out[start + 1:]:
+        if not line.startswith("  "):
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def print_table(rows: list[tuple]) -> None:
+    head = ("version", "rule", "included images", "true objects on them", "unlabeled true objects", "held out")
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    for r in [head, *rows]:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+
+
+def test_every_rule_leaves_no_true_object_unlabeled_and_review_decides(two_crawls, tmp_path):
     (store, _), truth = two_crawls
-    figures = {}
-    for rule in RULES:
-        v = create_version(store, f"{rule}-v1", "demo-detection", seed=0, group_by="page", revision_rule=rule)
+    policy = resources.files("harvest.demo").joinpath("policy.yaml").read_text()
+    figures, rows, shown = {}, [], {}
+    demo = create_version(store, "demo-v1", "demo-detection", split=(0.8, 0.1, 0.1), seed=0, group_by="page",
+                          policy_text=policy, revision_rule="consensus")  # exactly as `harvest demo` makes v1
+    with pytest.raises(EmptyVersion, match="no ground-truth annotation among 2"):  # nobody reviewed yet
+        create_version(store, "ground-truth-v1", "demo-detection", seed=0, group_by="page", revision_rule="ground-truth")
+    rows.append(("ground-truth-v1", "ground-truth", "refused: no sample has a ground-truth annotation yet", "-", "-", "-"))
+    for name, rule in (("demo-v1", "consensus"), *((f"{r}-v1", r) for r in RULES)):
+        v = demo if name == "demo-v1" else create_version(store, name, "demo-detection", seed=0, group_by="page",
+                                                          revision_rule=rule)
         images, objects, missing = unlabeled_true_objects(store, v.name, truth)
         review = v.stats["needs_review"]
-        figures[rule] = (images, objects, missing, review["samples"], review["by_kind"])
-        assert missing == 0, f"{rule}: {missing} of {objects} true objects unlabeled on included images"
-        assert review["samples"] > 0 and images + review["samples"] == tasks(store) - v.stats["skipped_total"] + review["samples"]
-        assert v.stats["skipped"]["needs review (annotators disagree)"] == review["samples"]
+        figures[name] = (images, objects, missing, review["samples"], review["by_kind"])
+        rows.append((name, rule, images, objects, missing, review["samples"]))
+        shown[name] = shown_review(store, name, tmp_path)
+        assert missing == 0, f"{name}: {missing} of {objects} true objects unlabeled on included images"
+        assert v.stats["skipped"].get("needs review (annotators disagree)", 0) == review["samples"]
+        assert review["samples"] > 0
+        assert f"needs review (held out, annotators disagree): {review['samples']} samples" in shown[name]
     # a reviewer adjudicates every held-out sample (here: draws the truth) -> later versions include them;
     # done in both stores alike, so the other test still compares like with like
     held = set(create_version(store, "probe", "demo-detection", revision_rule="consensus").stats["needs_review"]["reasons"])
@@ -161,9 +194,14 @@ def test_every_rule_leaves_no_true_object_unlabeled_and_review_decides(two_crawl
         images, objects, missing = unlabeled_true_objects(store, v.name, truth)
         assert missing == 0 and v.stats["needs_review"]["samples"] == 0, rule
         figures[f"{rule} after review"] = (images, objects, missing, 0, {})
+        rows.append((f"{rule}-v2 (after review)", rule, images, objects, missing, 0))
         assert held <= member_keys(store, v.name)
         if rule != "ground-truth":
-            assert images == figures[rule][0] + len(held)
+            assert images == figures[f"{rule}-v1"][0] + len(held)
+    print()
+    print_table(rows)
+    for name, text in shown.items():
+        print(f"\n$ harvest dataset show {name}   (needs-review lines)\n{text}")
     print(json.dumps(figures, indent=1))
 
 
@@ -185,7 +223,10 @@ def test_two_fresh_crawls_give_the_same_v1(two_crawls, tmp_path):
     for st, name in ((a, "a"), (b, "b")):
         export_version(st, "v1", "coco", tmp_path / name)
         manifests.append(json.loads((tmp_path / name / "manifest.json").read_text()))
-    by_content = [sorted((s["sha256"], s["split"], tuple(s["labels"])) for s in m["samples"]) for m in manifests]
-    assert by_content[0] == by_content[1]  # same originals, same splits, and augmented copies with the same bytes
+    by_content = [sorted((s["id"], s["sha256"], s["split"], tuple(s["labels"])) for s in m["samples"]) for m in manifests]
+    assert by_content[0] == by_content[1]  # same ids, originals, splits, and augmented copies with the same bytes
+    images = [sorted((f["path"], f["sha256"]) for f in m["files"] if f["path"].startswith("images/")) for m in manifests]
+    assert images[0] == images[1]  # the same file names holding the same bytes
+    assert not any(s["id"].startswith(("asset:", "item:")) for s in manifests[0]["samples"])
     assert sum(1 for s in manifests[0]["samples"] if "augmented_from" in s) > 0
 

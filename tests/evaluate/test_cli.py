@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from evaluate.mapping import store_keys
 from export import create_version, export_version
 from tests.export.factory import detection_project
 from tests.scrapers.helpers import check, harvest, harvest_env, write_toml
@@ -23,7 +24,9 @@ def test_predictions_import_eval_and_issues(sqlite_settings, sqlite_store, tmp_p
     assert "m1" in check(harvest(["predictions", "list"], env, tmp_path)).stdout
     report = check(harvest(["eval", "v1", "--model", "m1"], env, tmp_path)).stdout
     assert "human bound" in report and "mAP" in report and "worst samples" in report and "slices" in report
-    missed = doc["images"][doc["annotations"][0]["image_id"] - 1]["harvest_id"]
+    exported = doc["images"][doc["annotations"][0]["image_id"] - 1]["harvest_id"]  # content-keyed
+    assert exported.startswith("sha256:")
+    missed = store_keys(sqlite_store, "v1")[exported]  # the report names the store's sample key
     assert missed in report
     data = json.loads(check(harvest(["eval", "v1", "--model", "m1", "--json"], env, tmp_path)).stdout)
     assert 0 < data["overall"]["mAP"] < 1 and data["worst"][0]["id"] == missed

@@ -53,14 +53,15 @@ def targets_for(kinds: frozenset[str], i: int, w: int, h: int, exclusive: bool) 
 
 def image_samples(fmt: Format, folder: Path, n: int = 7) -> list[Sample]:
     folder.mkdir(parents=True, exist_ok=True)
-    out = []
+    out, shas = [], []
     for i in range(n):
         w, h = 64 + 8 * (i % 2), 48
         data = jpeg_bytes(w, h, seed=i)
         sha = hashlib.sha256(data).hexdigest()
+        shas.append(sha)
         path = folder / sha
         path.write_bytes(data)
-        sid = f"asset:{i + 1}" if i != 5 else "asset:3#aug1"
+        sid = f"sha256:{sha}" if i != 5 else f"sha256:{shas[2]}#aug1"  # content-keyed, as exports name samples
         augmented = "#aug" in sid
         out.append(Sample(
             id=sid, split=SPLIT_OF[i], targets=targets_for(fmt.kinds, i, w, h, fmt.exclusive),
@@ -73,7 +74,7 @@ def image_samples(fmt: Format, folder: Path, n: int = 7) -> list[Sample]:
 def text_samples() -> list[Sample]:
     texts = ["a cat sat on the mat", "dogs bark", "birds, singing; \"quoted\"\nnew line"]
     return [
-        Sample(id=f"item:{i + 1}", split=("train", "val", "test")[i], text=t,
+        Sample(id=f"url:http://127.0.0.1:8000/t/{i + 1}", split=("train", "val", "test")[i], text=t,
                targets=[{"type": "choice", "label": "pos" if i % 2 else "neg"},
                         {"type": "span", "start": 0, "end": 4, "label": "subject", "text": t[:4]}])
         for i, t in enumerate(texts)

@@ -60,7 +60,7 @@ def test_export_writes_manifest_datacard_and_export_row(store, tmp_path):
     assert len(manifest["samples"]) == 10
     s = manifest["samples"][0]
     assert s["source_url"].startswith("http://127.0.0.1:8000/img/") and s["page_url"] and s["fetched_at"]
-    assert s["licence"] == "CC-BY-4.0" and s["robots_decision"] == "allowed" and s["annotators"] and s["annotation_ids"]
+    assert s["licence"] == "CC-BY-4.0" and s["robots_decision"] == "allowed" and s["annotators"] and s["annotations"]
     card = (tmp_path / "out" / "README.md").read_text()
     assert "## Leakage audit" in card and "CC-BY-4.0" in card and "| cat |" in card
     with store.sessions() as sess:

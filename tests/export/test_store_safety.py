@@ -115,3 +115,64 @@ def test_replay_rerenders_every_augmented_copy_from_the_export_alone(version, tm
         assert r.matches and r.replayed_sha256 == s["sha256"] and not r.libraries_differ
     with pytest.raises(VerifyError, match="not an augmented copy"):
         replay(moved, "asset:999#aug0")
+    redrawn = sum(1 for s in copies if s["augment_report"]["redrawn"])
+    assert section["redrawn"] == redrawn and f"{redrawn} copies were re-drawn" in (moved / "README.md").read_text()
+
+
+def _rewrite(root, change):
+    path = root / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def _params(step):
+    return {k: v for k, v in step["params"]["__dict__"]}
+
+
+def test_replay_uses_the_recorded_parameters_and_a_tampered_record_fails(version, tmp_path):
+    from harvest.cli import app
+    from typer.testing import CliRunner
+
+    export_version(version, "v1", "coco", tmp_path / "a")
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    copies = [s for s in manifest["samples"] if "replay" in s]
+    lit = next(s for s in copies if any(st["name"] == "RandomBrightnessContrast" for st in s["replay"]["steps"]))
+    sid = lit["id"]
+    steps = lit["replay"]["steps"]
+    assert [st["name"] for st in steps] == lit["augment_report"]["applied"]
+    assert all(isinstance(st["params"], dict) and "__dict__" in st["params"] for st in steps)
+
+    def find(m):
+        return next(s for s in m["samples"] if s["id"] == sid)
+
+    # the seeds in the record are not what replays the copy: its recorded steps are
+    _rewrite(tmp_path / "a", lambda m: find(m).update(seed=find(m)["seed"] + 1))
+    assert replay(tmp_path / "a", sid).matches
+
+    def brighter(m):
+        step = next(st for st in find(m)["replay"]["steps"] if st["name"] == "RandomBrightnessContrast")
+        pairs = step["params"]["__dict__"]
+        for pair in pairs:
+            if pair[0] == "beta":
+                pair[1] = pair[1] + 0.25
+        assert _params(step)["beta"] != 0
+
+    _rewrite(tmp_path / "a", brighter)
+    r = replay(tmp_path / "a", sid)
+    assert not r.matches and r.expected_sha256 == lit["sha256"]
+    got = CliRunner().invoke(app, ["dataset", "replay", str(tmp_path / "a"), sid])
+    assert got.exit_code == 1 and "differs" in got.output
+
+    def renamed(m):
+        find(m)["replay"]["steps"][0]["name"] = "Blur"
+
+    _rewrite(tmp_path / "a", renamed)
+    with pytest.raises(VerifyError, match="do not belong together"):
+        replay(tmp_path / "a", sid)
+    _rewrite(tmp_path / "a", lambda m: find(m)["replay"].pop("steps"))
+    with pytest.raises(VerifyError, match="lists no transforms"):
+        replay(tmp_path / "a", sid)
+    _rewrite(tmp_path / "a", lambda m: find(m)["replay"].update(steps=[{"path": "0"}]))
+    with pytest.raises(VerifyError, match="expected path, name, seed and params"):
+        replay(tmp_path / "a", sid)
