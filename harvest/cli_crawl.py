@@ -21,6 +21,10 @@ def register(app: typer.Typer) -> None:
         trigger: str = typer.Option("manual", help="Recorded on the run: manual or schedule."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show Scrapy's log (always written to "
                                      "runs/RUN_ID/scrapy.log in the data dir) on the terminal."),
+        workers: int = typer.Option(1, "--workers", min=1, help="Worker processes sharing one frontier in Redis "
+                                    "([crawl] redis_url) for this one run."),
+        join: bool = typer.Option(False, "--join", help="Add --workers processes on this machine to the source's "
+                                  "running shared run (started elsewhere with --workers)."),
     ) -> None:
         """Crawl SOURCE with the project's Scrapy settings and record the run; exit 1 unless it succeeded."""
         from harvest.progress import progress_bar
@@ -29,7 +33,14 @@ def register(app: typer.Typer) -> None:
         s = settings()
         store().close()  # says to run `harvest init` first, before anything starts
         config = str(State.config) if State.config else None
-        if verbose:
+        if workers > 1 or join:
+            from scrapers.shared_run import crawl_shared
+
+            console.print(f"crawling {source} with {workers} worker(s) on the shared frontier "
+                          f"({s.crawl.redis_url}); logs in {s.data_dir}/runs/RUN_ID/")
+            run_id = crawl_shared(s, source, workers, config_path=config, trigger=trigger, join=join,
+                                  on_event=lambda text: err_console.print(f"[yellow]{text}[/]"))
+        elif verbose:
             run_id = crawl(s, source, config_path=config, trigger=trigger, log_to_file=True, echo_log=True)
         else:
             with progress_bar(f"crawl {source}") as bar:
