@@ -80,13 +80,27 @@ def register(app: typer.Typer) -> None:
     def schedule_cmd(
         once: bool = typer.Option(False, "--once", help="Run what is due now, wait for it, and exit (for cron)."),
         tick: float = typer.Option(1.0, help="Seconds between checks of the schedules."),
+        scrapyd: Optional[str] = typer.Option(None, "--scrapyd", help="Hand due crawls to these Scrapyd servers "
+                                              "(URL[,URL]; the project deployed there with scrapyd-deploy)."),
+        project: str = typer.Option("harvest", help="The Scrapyd project name (with --scrapyd)."),
     ) -> None:
         """Run each source on its cron `schedule`, one process per crawl, never two runs of a source at once."""
         from scrapers.schedule import Scheduler, crawl_command
 
         s = settings()
         config = str(State.config) if State.config else None
-        scheduler = Scheduler(s, command=lambda name: crawl_command(name, config))
+        launch = None
+        if scrapyd is not None:
+            from scrapers.scrapyd import ScrapydLauncher
+
+            urls = [u.strip() for u in scrapyd.split(",") if u.strip()]
+            bad = [u for u in urls if not u.startswith(("http://", "https://"))]
+            if not urls or bad:
+                err_console.print(f"[bold red]error:[/] --scrapyd expects http(s) URLs separated by commas, "
+                                  f"e.g. http://10.0.0.5:6800,http://10.0.0.6:6800; found {scrapyd!r}")
+                raise typer.Exit(2)
+            launch = ScrapydLauncher(urls, project=project)
+        scheduler = Scheduler(s, command=lambda name: crawl_command(name, config), launch=launch)
         launched = scheduler.run_once() if once else scheduler.run_forever(tick)
         console.print(f"scheduler finished; crawls started: {', '.join(launched) or 'none'}")
 
