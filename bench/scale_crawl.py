@@ -45,7 +45,7 @@ def image(i: int) -> bytes:
 
 
 class Site:
-    """N item pages (each with its own image) reached through N/100 listing pages chained by `next`."""
+    """N item pages (each with its own image) on N/100 listing pages, all linked from the index."""
 
     def __init__(self, pages: int) -> None:
         self.pages = pages
@@ -53,14 +53,16 @@ class Site:
         self.lists = (pages + PER_LIST - 1) // PER_LIST
 
     def body(self, path: str) -> tuple[bytes, str] | None:
+        if path == "/":
+            links = "".join(f'<a class="list" href="/list/{k}.html">page {k}</a> ' for k in range(self.lists))
+            return f"<html><body>{links}</body></html>".encode(), "text/html"
         if path.startswith("/list/"):
             k = int(path[6:-5])
             if k >= self.lists:
                 return None
             links = "".join(f'<li><a class="item" href="/item/{i}.html">item {i}</a></li>'
                             for i in range(k * PER_LIST, min(self.pages, (k + 1) * PER_LIST)))
-            more = f'<a class="next" href="/list/{k + 1}.html">next</a>' if k + 1 < self.lists else ""
-            return f"<html><body><ul>{links}</ul>{more}</body></html>".encode(), "text/html"
+            return f"<html><body><ul>{links}</ul></body></html>".encode(), "text/html"
         if path.startswith("/item/"):
             i = int(path[6:-5])
             if i >= self.pages:
@@ -135,14 +137,15 @@ redis_prefix = "{prefix}"
 batch_size = 200
 
 [sources.bench]
-start_urls = ["{base}/list/0.html"]
+start_urls = ["{base}/"]
 allowed_domains = ["127.0.0.1"]
-follow = ["a.next"]
+follow = ["a.list"]
 item_links = ["a.item"]
 item_pattern = '/item/\\d+\\.html$'
 fields = {{title = "h1"}}
 images = ["div.photo"]
 licence = "CC0-1.0"
+max_pages = 0
 """)
     return path
 
@@ -243,7 +246,7 @@ def main() -> None:
             print(f"  {label:72s} {per:6.1f} B/URL  {per:6.1f} MB per million")
     t0 = time.perf_counter()
     site = Site(args.pages)
-    print(f"site: {args.pages:,} item pages + {site.lists} listing pages, {args.pages:,} distinct images "
+    print(f"site: {args.pages:,} item pages + {site.lists + 1} listing pages, {args.pages:,} distinct images "
           f"({sum(map(len, site.images)) / 1e6:.0f} MB), built in {time.perf_counter() - t0:.0f} s")
     server, base = site.serve()
     results = []

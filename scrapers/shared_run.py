@@ -127,7 +127,8 @@ def _start(hs: Any, name: str, run_id: int, workers: list[str], config_path: str
                "--log", str(log)]
         if config_path:
             cmd += ["--config", config_path]
-        children[worker] = subprocess.Popen(cmd)
+        # a session of its own: a terminal's Ctrl-C reaches the workers once, forwarded by _watch
+        children[worker] = subprocess.Popen(cmd, start_new_session=True)
     return children
 
 

@@ -5,6 +5,7 @@ Real Redis (db 0, a key prefix unique per test), real PostgreSQL, real crawls of
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -149,3 +150,42 @@ def _is_worker(pid: int) -> bool:
             return b"scrapers.shared_run" in f.read()
     except OSError:
         return False
+
+
+def test_a_second_machine_joins_the_running_shared_run(pg_settings, redis_prefix, tmp_path):
+    """`harvest crawl NAME --workers 1 --join` elsewhere (here: another process with its own data dir, as a
+    second machine has) adds a worker to the running run: still one run, every item once."""
+    site = DemoSite(0, fresh=True)
+    slow_down_pages(site, site.expected()["detail_pages"])
+    with serve(site) as srv:
+        config = crawl_config(tmp_path, srv.base_url, crawl={
+            "batch_size": 2, "concurrency_per_domain": 2, "redis_url": REDIS, "redis_prefix": redis_prefix})
+        first = _shared_crawl(pg_settings, config, tmp_path / "first.log")
+        try:
+            poll(lambda: db_count(pg_settings.database_url, Item) >= 1, 120, "first items stored", first)
+            env = {**harvest_env(pg_settings, config), "HARVEST_DATA_DIR": str(tmp_path / "machine-b")}
+            second = subprocess.run([sys.executable, "-m", "harvest", "crawl", "demo", "--workers", "1", "--join"],
+                                    env=env, cwd=config.parent, capture_output=True, text=True, timeout=300)
+            assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+            assert wait_process(first, 300, "the shared crawl") == 0, (tmp_path / "first.log").read_text()[-4000:]
+        finally:
+            if first.poll() is None:
+                first.kill()
+    _expect_complete(pg_settings, site)
+    (run,) = runs(pg_settings.database_url)
+    assert run.status == "succeeded", run.error
+    assert run.stats["workers"] == 3 and run.stats["workers_died"] == 0
+    joined = list((tmp_path / "machine-b" / "runs" / str(run.id)).glob("worker-*.log"))
+    assert len(joined) == 1
+    took = re.search(r"'scheduler/dequeued/redis': (\d+)", joined[0].read_text())
+    assert took and int(took.group(1)) > 0, "the joined worker took no request from the shared queue"
+
+
+def test_join_without_a_running_shared_run_is_a_clear_error(pg_settings, redis_prefix, tmp_path):
+    config = crawl_config(tmp_path, "http://127.0.0.1:9", crawl={"redis_url": REDIS, "redis_prefix": redis_prefix})
+    proc = subprocess.run([sys.executable, "-m", "harvest", "crawl", "demo", "--workers", "2", "--join"],
+                          env=harvest_env(pg_settings, config), cwd=config.parent, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0
+    assert "no running crawl to join" in proc.stdout + proc.stderr
+    assert runs(pg_settings.database_url) == []
