@@ -183,6 +183,10 @@ def _run_notes(session, run, stats: dict, full: bool) -> list[str]:
     from storage.collect_models import Item
 
     notes = []
+    if stats.get("workers"):
+        died = stats.get("workers_died") or 0
+        notes.append(f"run {run.id}: {stats['workers']} workers on one shared frontier"
+                     + (f"; {died} died, their in-flight requests re-queued" if died else ""))
     if stats.get("limit_reached"):
         notes.append(f"run {run.id}: stopped at its limit `{stats['limit_reached']}` (raise it in the source's "
                      f"table); items not reached are not marked gone")

@@ -210,9 +210,9 @@ class FrontierExtension:
         if not alive:
             logger.error("worker %s was declared dead by the others (missed heartbeats); its requests went back "
                          "to the queue; closing", self.frontier.worker)
-            self.crawler.engine.close_spider_async(reason="worker_declared_dead") if hasattr(
-                self.crawler.engine, "close_spider_async") else self.crawler.engine.close_spider(
-                self.crawler.spider, "worker_declared_dead")
+            from scrapy.utils.defer import deferred_from_coro
+
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="worker_declared_dead"))
 
     def _poke(self) -> None:
         slot = getattr(self.crawler.engine, "_slot", None)

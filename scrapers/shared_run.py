@@ -44,9 +44,9 @@ def frontier_for(hs: Any, run_id: int, worker: str) -> Frontier:
                     buckets=math.ceil(hs.crawl.frontier_urls / 256), dead_after=hs.crawl.worker_dead_after_seconds)
 
 
-def _redis_ok(hs: Any, frontier: Frontier) -> None:
+def _redis_ok(hs: Any) -> None:
     try:
-        frontier.redis.ping()
+        connect(hs.crawl.redis_url).ping()
     except Exception as exc:  # noqa: BLE001 - any connection error reads the same to the user
         raise FrontierUnavailable(
             f"cannot reach Redis at [crawl] redis_url = {hs.crawl.redis_url!r} ({exc}); start Redis or set "
@@ -70,6 +70,7 @@ def crawl_shared(hs: Any, name: str, workers: int, *, config_path: str | None = 
     """Run (or, with `join`, join) the shared crawl of `name` with `workers` local processes; wait for the
     whole run to end (every worker, on every machine) and return its run id."""
     resolve_source(hs, name)
+    _redis_ok(hs)  # before anything is written
     engine = make_engine(hs.database_url)
     sessions = session_factory(engine)
     try:
@@ -92,7 +93,6 @@ def crawl_shared(hs: Any, name: str, workers: int, *, config_path: str | None = 
     me = f"{socket.gethostname()}-{os.getpid()}"
     watcher = frontier_for(hs, run_id, f"{me}-watch")
     try:
-        _redis_ok(hs, watcher)
         if join and not watcher.redis.exists(watcher.key("workers")):
             raise CollectError(f"run {run_id} of '{name}' is not a shared run in Redis {hs.crawl.redis_url} "
                              f"(or it is ending); start one with `harvest crawl {name} --workers N`")

@@ -189,3 +189,16 @@ def test_join_without_a_running_shared_run_is_a_clear_error(pg_settings, redis_p
     assert proc.returncode != 0
     assert "no running crawl to join" in proc.stdout + proc.stderr
     assert runs(pg_settings.database_url) == []
+
+
+def test_an_unreachable_redis_is_a_clear_error_before_anything_is_written(pg_settings, tmp_path):
+    from annotation.server import free_port
+
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    config = crawl_config(tmp_path, "http://127.0.0.1:9", crawl={"redis_url": closed})
+    proc = subprocess.run([sys.executable, "-m", "harvest", "crawl", "demo", "--workers", "2"],
+                          env=harvest_env(pg_settings, config), cwd=config.parent, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "cannot reach Redis" in proc.stderr and "redis_url" in proc.stderr
+    assert runs(pg_settings.database_url) == []
