@@ -25,6 +25,8 @@ def register(app: typer.Typer) -> None:
                                     "([crawl] redis_url) for this one run."),
         join: bool = typer.Option(False, "--join", help="Add --workers processes on this machine to the source's "
                                   "running shared run (started elsewhere with --workers)."),
+        shared: bool = typer.Option(False, "--shared", help="Use the shared frontier even with one worker, so that "
+                                    "other machines can --join."),
     ) -> None:
         """Crawl SOURCE with the project's Scrapy settings and record the run; exit 1 unless it succeeded."""
         from harvest.progress import progress_bar
@@ -33,7 +35,7 @@ def register(app: typer.Typer) -> None:
         s = settings()
         store().close()  # says to run `harvest init` first, before anything starts
         config = str(State.config) if State.config else None
-        if workers > 1 or join:
+        if workers > 1 or join or shared:
             from scrapers.shared_run import crawl_shared
 
             console.print(f"crawling {source} with {workers} worker(s) on the shared frontier "

@@ -67,8 +67,18 @@ LEAVE = """
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('SREM', KEYS[3], ARGV[1])
-if redis.call('HLEN', KEYS[1]) == 0 and redis.call('SETNX', KEYS[4], ARGV[1]) == 1 then return 1 end
+if redis.call('HLEN', KEYS[1]) == 0 and redis.call('SETNX', KEYS[4], ARGV[1]) == 1 then
+  redis.call('DEL', KEYS[5])
+  return 1
+end
 return 0
+"""
+
+REGISTER = """
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+return 1
 """
 
 
@@ -97,15 +107,25 @@ class Frontier:
         self._requeue = self.redis.register_script(REQUEUE)
         self._done = self.redis.register_script(DONE)
         self._leave = self.redis.register_script(LEAVE)
+        self._register = self.redis.register_script(REGISTER)
 
     def key(self, name: str) -> str:
         return f"{self.prefix}:{name}"
 
     # workers ---------------------------------------------------------------------------------------
-    def register(self) -> None:
+    def open(self, run_id: int) -> None:
+        """The starting process opens the run's frontier for workers (until the last one out closes it)."""
+        self.redis.set(self.key("open"), str(run_id))
+
+    def is_open(self) -> bool:
+        return bool(self.redis.exists(self.key("open"))) and not self.is_done()
+
+    def register(self) -> bool:
+        """Join the run; False when it is not open (finished, or never started): then do nothing."""
         info = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
-        self.redis.hset(self.key("workers"), self.worker, json.dumps(info))
-        self.beat({})
+        return bool(self._register(keys=[self.key("open"), self.key("workers"), self.key(f"beat:{self.worker}"),
+                                         self.key("done")],
+                                   args=[self.worker, json.dumps(info), int(self.dead_after * 1000)]))
 
     def beat(self, stats: dict[str, Any]) -> bool:
         """Refresh this worker's heartbeat and stats snapshot; False when it was declared dead."""
@@ -166,7 +186,8 @@ class Frontier:
             self.redis.delete(self.key(f"inflight:{self.worker}"))
         else:
             self.requeue(self.worker, dead=False)
-        return bool(self._leave(keys=[self.key("workers"), self.key("left"), self.key("idle"), self.key("final")],
+        return bool(self._leave(keys=[self.key("workers"), self.key("left"), self.key("idle"), self.key("final"),
+                                      self.key("open")],
                                 args=[self.worker, json.dumps(final, default=str)]))
 
     def results(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

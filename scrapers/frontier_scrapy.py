@@ -191,10 +191,9 @@ class FrontierExtension:
     def tracker_of(cls, crawler: Crawler) -> Tracker:
         return cls.from_crawler(crawler).tracker
 
-    def opened(self, spider) -> None:
-        self.frontier.register()
+    def opened(self, spider) -> None:  # registered already, before the crawl started (scrapers.shared_run)
         self.beat = LoopingCall(self._beat)
-        self.beat.start(self.interval, now=False)
+        self.beat.start(self.interval, now=True)
         self.poke = LoopingCall(self._poke)  # look at the shared queue more often than the engine's 5 s
         self.poke.start(0.5, now=False)
 

@@ -93,9 +93,11 @@ def crawl_shared(hs: Any, name: str, workers: int, *, config_path: str | None = 
     me = f"{socket.gethostname()}-{os.getpid()}"
     watcher = frontier_for(hs, run_id, f"{me}-watch")
     try:
-        if join and not watcher.redis.exists(watcher.key("workers")):
+        if not join:
+            watcher.open(run_id)
+        elif not watcher.is_open():
             raise CollectError(f"run {run_id} of '{name}' is not a shared run in Redis {hs.crawl.redis_url} "
-                             f"(or it is ending); start one with `harvest crawl {name} --workers N`")
+                               f"(or it is ending); start one with `harvest crawl {name} --workers N`")
         children = _start(hs, name, run_id, [f"{me}-{k}" for k in range(workers)], config_path)
         _watch(hs, watcher, children, on_event)
         _wait_remote(watcher)
@@ -186,6 +188,9 @@ def _worker_main(argv: list[str] | None = None) -> None:
 
     hs = load_settings(args.config)
     frontier = frontier_for(hs, args.run, args.worker)
+    if not frontier.register():  # atomically: only while the run is open, so a late worker crawls nothing
+        print(f"worker {args.worker}: run {args.run} is over (or was never opened); nothing to do", file=sys.stderr)
+        return
     process = CrawlerProcess(scrapy_settings(hs, args.config, worker_settings(
         hs, frontier, args.run, Path(args.log) if args.log else None)))
     process.crawl(args.source)

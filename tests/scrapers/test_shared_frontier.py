@@ -44,7 +44,9 @@ def redis_prefix():
 def test_pop_records_in_flight_and_requeue_gives_it_back(redis_prefix):
     server = connect(REDIS)
     a, b = (Frontier(server, f"{redis_prefix}:run:1", w, buckets=10) for w in ("a", "b"))
-    a.register(), b.register()
+    assert not a.register()  # the run's frontier is not open yet
+    a.open(1)
+    assert a.register() and b.register()
     server.zadd(a.key("queue"), {b"one": 0, b"two": -1})
     key, data = a.pop()
     assert data == b"two" and a.queued() == 1  # the best score first, and recorded as a's
@@ -59,6 +61,7 @@ def test_pop_records_in_flight_and_requeue_gives_it_back(redis_prefix):
 def test_seen_set_is_exact_per_fingerprint_and_the_last_out_finalises(redis_prefix):
     server = connect(REDIS)
     a, b = (Frontier(server, f"{redis_prefix}:run:2", w, buckets=7) for w in ("a", "b"))
+    a.open(2)
     a.register(), b.register()
     fps = [uuid.uuid4().bytes + b"\0" * 4 for _ in range(2000)]
     assert not any(a.seen(fp) for fp in fps)
@@ -71,11 +74,13 @@ def test_seen_set_is_exact_per_fingerprint_and_the_last_out_finalises(redis_pref
     assert b.leave({"stats": {"x": 2}, "reason": "finished", "flushed": True, "worker": "b"}, finished=True)
     left, dead = b.results()
     assert merge_stats([p["stats"] for p in left]) == {"x": 3} and dead == []
+    assert not Frontier(server, a.prefix, "late").register()  # the run is closed: a late worker does nothing
 
 
 def _shared_crawl(settings, config, log, workers: int = 2) -> subprocess.Popen:
     with open(log, "wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "harvest", "crawl", "demo", "--workers", str(workers)],
+        return subprocess.Popen([sys.executable, "-m", "harvest", "crawl", "demo", "--workers", str(workers),
+                                 "--shared"],
                                 env=harvest_env(settings, config), cwd=config.parent, stdout=out,
                                 stderr=subprocess.STDOUT)
 
@@ -153,17 +158,17 @@ def _is_worker(pid: int) -> bool:
 
 
 def test_a_second_machine_joins_the_running_shared_run(pg_settings, redis_prefix, tmp_path):
-    """`harvest crawl NAME --workers 1 --join` elsewhere (here: another process with its own data dir, as a
-    second machine has) adds a worker to the running run: still one run, every item once."""
+    """`harvest crawl NAME --workers 1 --join` elsewhere (here: another process, the data dir shared as on a
+    shared file system) adds a worker to the running run: still one run, every item once."""
     site = DemoSite(0, fresh=True)
     slow_down_pages(site, site.expected()["detail_pages"])
     with serve(site) as srv:
         config = crawl_config(tmp_path, srv.base_url, crawl={
-            "batch_size": 2, "concurrency_per_domain": 2, "redis_url": REDIS, "redis_prefix": redis_prefix})
-        first = _shared_crawl(pg_settings, config, tmp_path / "first.log")
+            "batch_size": 2, "concurrency_per_domain": 1, "redis_url": REDIS, "redis_prefix": redis_prefix})
+        first = _shared_crawl(pg_settings, config, tmp_path / "first.log", workers=1)  # one slow worker here
         try:
-            poll(lambda: db_count(pg_settings.database_url, Item) >= 1, 120, "first items stored", first)
-            env = {**harvest_env(pg_settings, config), "HARVEST_DATA_DIR": str(tmp_path / "machine-b")}
+            poll(lambda: list(connect(REDIS).scan_iter(match=f"{redis_prefix}:run:*:workers")), 60, "workers", first)
+            env = harvest_env(pg_settings, config)  # the same data dir, as on a shared file system
             second = subprocess.run([sys.executable, "-m", "harvest", "crawl", "demo", "--workers", "1", "--join"],
                                     env=env, cwd=config.parent, capture_output=True, text=True, timeout=300)
             assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
@@ -174,11 +179,12 @@ def test_a_second_machine_joins_the_running_shared_run(pg_settings, redis_prefix
     _expect_complete(pg_settings, site)
     (run,) = runs(pg_settings.database_url)
     assert run.status == "succeeded", run.error
-    assert run.stats["workers"] == 3 and run.stats["workers_died"] == 0
-    joined = list((tmp_path / "machine-b" / "runs" / str(run.id)).glob("worker-*.log"))
-    assert len(joined) == 1
-    took = re.search(r"'scheduler/dequeued/redis': (\d+)", joined[0].read_text())
-    assert took and int(took.group(1)) > 0, "the joined worker took no request from the shared queue"
+    assert run.stats["workers"] == 2 and run.stats["workers_died"] == 0
+    logs = list((pg_settings.data_dir / "runs" / str(run.id)).glob("worker-*.log"))
+    assert len(logs) == 2
+    for log in logs:  # both, the joined worker too, took requests from the shared queue
+        took = re.search(r"'scheduler/dequeued/redis': (\d+)", log.read_text())
+        assert took and int(took.group(1)) > 0, f"{log.name} took no request from the shared queue"
 
 
 def test_join_without_a_running_shared_run_is_a_clear_error(pg_settings, redis_prefix, tmp_path):
