@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show Scrapy's log (always written to "
                                      "runs/RUN_ID/scrapy.log in the data dir) on the terminal."),
         workers: int = typer.Option(1, "--workers", min=1, help="Worker processes sharing one frontier in Redis "
-                                    "([crawl] redis_url) for this one run."),
+                                    "(\\[crawl] redis_url) for this one run."),
         join: bool = typer.Option(False, "--join", help="Add --workers processes on this machine to the source's "
                                   "running shared run (started elsewhere with --workers)."),
         shared: bool = typer.Option(False, "--shared", help="Use the shared frontier even with one worker, so that "
