@@ -71,15 +71,32 @@ class FrontierScheduler(Scheduler):
     def from_crawler(cls, crawler: Crawler) -> FrontierScheduler:
         frontier = frontier_of(crawler)
         scheduler = cls(server=frontier.redis, persist=True, queue_key=frontier.key("queue"),
-                        queue_cls="scrapy_redis.queue.PriorityQueue", dupefilter=SeenSet(frontier, crawler))
+                        dupefilter=SeenSet(frontier, crawler))
         scheduler.stats, scheduler.frontier = crawler.stats, frontier
         return scheduler
+
+    def open(self, spider) -> None:  # scrapy-redis's, logging through the module logger
+        from scrapy_redis.queue import PriorityQueue
+
+        self.spider = spider
+        self.queue = PriorityQueue(server=self.server, spider=spider, key=self.queue_key, serializer=self.serializer)
+        if queued := len(self.queue):
+            logger.info("joining the shared frontier with %d request(s) queued", queued)
 
     def close(self, reason: str) -> None:  # persistent: the other workers still use the queue
         pass
 
     def flush(self) -> None:
         pass
+
+    def enqueue_request(self, request: Request) -> bool:  # scrapy-redis's, without its deprecated stats call
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        self.queue.push(request)
+        return True
 
     def next_request(self) -> Request | None:
         got = self.frontier.pop()
