@@ -21,6 +21,12 @@ def register(app: typer.Typer) -> None:
         trigger: str = typer.Option("manual", help="Recorded on the run: manual or schedule."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show Scrapy's log (always written to "
                                      "runs/RUN_ID/scrapy.log in the data dir) on the terminal."),
+        workers: int = typer.Option(1, "--workers", min=1, help="Worker processes sharing one frontier in Redis "
+                                    "(\\[crawl] redis_url) for this one run."),
+        join: bool = typer.Option(False, "--join", help="Add --workers processes on this machine to the source's "
+                                  "running shared run (started elsewhere with --workers)."),
+        shared: bool = typer.Option(False, "--shared", help="Use the shared frontier even with one worker, so that "
+                                    "other machines can --join."),
     ) -> None:
         """Crawl SOURCE with the project's Scrapy settings and record the run; exit 1 unless it succeeded."""
         from harvest.progress import progress_bar
@@ -29,7 +35,14 @@ def register(app: typer.Typer) -> None:
         s = settings()
         store().close()  # says to run `harvest init` first, before anything starts
         config = str(State.config) if State.config else None
-        if verbose:
+        if workers > 1 or join or shared:
+            from scrapers.shared_run import crawl_shared
+
+            console.print(f"crawling {source} with {workers} worker(s) on the shared frontier "
+                          f"({s.crawl.redis_url}); logs in {s.data_dir}/runs/RUN_ID/")
+            run_id = crawl_shared(s, source, workers, config_path=config, trigger=trigger, join=join,
+                                  on_event=lambda text: err_console.print(f"[yellow]{text}[/]"))
+        elif verbose:
             run_id = crawl(s, source, config_path=config, trigger=trigger, log_to_file=True, echo_log=True)
         else:
             with progress_bar(f"crawl {source}") as bar:
@@ -69,13 +82,27 @@ def register(app: typer.Typer) -> None:
     def schedule_cmd(
         once: bool = typer.Option(False, "--once", help="Run what is due now, wait for it, and exit (for cron)."),
         tick: float = typer.Option(1.0, help="Seconds between checks of the schedules."),
+        scrapyd: Optional[str] = typer.Option(None, "--scrapyd", help="Hand due crawls to these Scrapyd servers "
+                                              "(URL[,URL]; the project deployed there with scrapyd-deploy)."),
+        project: str = typer.Option("harvest", help="The Scrapyd project name (with --scrapyd)."),
     ) -> None:
         """Run each source on its cron `schedule`, one process per crawl, never two runs of a source at once."""
         from scrapers.schedule import Scheduler, crawl_command
 
         s = settings()
         config = str(State.config) if State.config else None
-        scheduler = Scheduler(s, command=lambda name: crawl_command(name, config))
+        launch = None
+        if scrapyd is not None:
+            from scrapers.scrapyd import ScrapydLauncher
+
+            urls = [u.strip() for u in scrapyd.split(",") if u.strip()]
+            bad = [u for u in urls if not u.startswith(("http://", "https://"))]
+            if not urls or bad:
+                err_console.print(f"[bold red]error:[/] --scrapyd expects http(s) URLs separated by commas, "
+                                  f"e.g. http://10.0.0.5:6800,http://10.0.0.6:6800; found {scrapyd!r}")
+                raise typer.Exit(2)
+            launch = ScrapydLauncher(urls, project=project)
+        scheduler = Scheduler(s, command=lambda name: crawl_command(name, config), launch=launch)
         launched = scheduler.run_once() if once else scheduler.run_forever(tick)
         console.print(f"scheduler finished; crawls started: {', '.join(launched) or 'none'}")
 
@@ -158,6 +185,10 @@ def _run_notes(session, run, stats: dict, full: bool) -> list[str]:
     from storage.collect_models import Item
 
     notes = []
+    if stats.get("workers"):
+        died = stats.get("workers_died") or 0
+        notes.append(f"run {run.id}: {stats['workers']} workers on one shared frontier"
+                     + (f"; {died} died, their in-flight requests re-queued" if died else ""))
     if stats.get("limit_reached"):
         notes.append(f"run {run.id}: stopped at its limit `{stats['limit_reached']}` (raise it in the source's "
                      f"table); items not reached are not marked gone")

@@ -42,6 +42,11 @@ class CrawlConfig(BaseModel):
     demo_url: str = f"http://127.0.0.1:{DEMO_PORT}/"  # where the built-in `demo` source crawls
     quality_thresholds: dict[str, float] = Field(default_factory=dict)  # storage/quality.py Thresholds overrides
     chromium: str = "/usr/bin/chromium"  # the system browser of `render = "browser"` sources (never downloaded)
+    # one source, many workers (`harvest crawl NAME --workers N`): the shared frontier in Redis
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "harvest"  # keys of run R live under PREFIX:run:R:
+    frontier_urls: int = Field(default=10_000_000, ge=1000)  # seen-set sized for this many URLs (grows past it)
+    worker_dead_after_seconds: float = Field(default=30.0, gt=0)  # a worker silent this long is dead
 
 
 class SourceConfig(BaseModel):

@@ -80,7 +80,8 @@ class CrawlContext:
         run_id = s.getint("HARVEST_RUN_ID") or None
         if run_id is None:  # a plain `scrapy crawl`: recover crashed runs, then take the lock here
             recover_stale_runs(sessions, hs.crawl.stale_after_seconds)
-            run_id = q.start_run(sessions, source_id, trigger="scrapy", host=socket.gethostname(), pid=os.getpid())
+            run_id = q.start_run(sessions, source_id, trigger=s.get("HARVEST_TRIGGER") or "scrapy",
+                                 host=socket.gethostname(), pid=os.getpid())
             if run_id is None:
                 engine.dispose()
                 raise already_running(name, hs.crawl.stale_after_seconds)

@@ -49,6 +49,7 @@ def run_stats(stats: dict[str, Any], gone: int = 0) -> dict[str, Any]:
         "failed_urls": list(stats.get("harvest/failed_urls") or []),
         "items_failed": get("items_failed"),
         "pages_unchanged": get("pages_unchanged"), "browser_aborted": get("browser_aborted"),
+        **({"workers": get("workers"), "workers_died": get("workers_died")} if "harvest/workers" in stats else {}),
     }
 
 
@@ -107,6 +108,23 @@ def missed_pages(stats: dict[str, Any]) -> list[str]:
     return missed
 
 
+def leave_shared_run(frontier, stats: dict[str, Any], reason: str, flushed: bool):
+    """Leave the shared run; for the last worker out, (the workers' stats combined, the run's finish reason,
+    whether every worker stored all its batches); None for the others."""
+    from scrapers.frontier import merge_stats
+
+    final = {"worker": frontier.worker, "reason": reason, "flushed": flushed, "stats": stats}
+    if not frontier.leave(final, finished=reason == "finished"):
+        logger.info("worker %s left the shared run (%s); the last worker out records the run", frontier.worker, reason)
+        return None
+    left, dead = frontier.results()
+    merged = merge_stats([part["stats"] for part in left] + dead)
+    merged["harvest/workers"] = len(left) + len(dead)
+    merged["harvest/workers_died"] = len(dead)
+    reasons = [part["reason"] for part in left if part["reason"] != "finished"]
+    return merged, (reasons[0] if reasons else "finished"), all(part["flushed"] for part in left)
+
+
 class CrawlRunExtension:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -151,8 +169,15 @@ class CrawlRunExtension:
         ctx = getattr(self, "ctx", None)
         if ctx is None:
             return
-        stats = self.crawler.stats.get_stats()
-        status, error = outcome(reason, stats, ctx.extra.get("flushed", False))
+        stats, flushed = self.crawler.stats.get_stats(), ctx.extra.get("flushed", False)
+        shared = getattr(self.crawler, "_harvest_frontier_ext", None)
+        if shared is not None:  # one of the workers of a shared run: the last one out records the run
+            combined = leave_shared_run(shared.frontier, stats, reason, flushed)
+            if combined is None:
+                ctx.engine.dispose()
+                return
+            stats, reason, flushed = combined
+        status, error = outcome(reason, stats, flushed)
         finished = reason == "finished" and status == "succeeded"  # a limit cut the crawl short: nothing gone
         missed = missed_pages(stats) if finished else []
         summary = run_stats(stats)

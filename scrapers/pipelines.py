@@ -14,6 +14,7 @@ from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
+from sqlalchemy import text
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.log import failure_to_exc_info
@@ -30,6 +31,17 @@ from storage.engine import session_scope
 from storage.quality import insert_quality
 
 logger = logging.getLogger(__name__)
+
+
+NEAR_DUP_LOCK = 0x6861727665737401  # PostgreSQL advisory lock held while a batch adds assets
+
+
+def lock_near_dups(session) -> None:
+    """Serialise the asset writes of concurrent workers (until this transaction ends), so that two workers
+    never both store one of a near-duplicate pair without seeing the other. SQLite takes its write lock at
+    the first insert instead."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": NEAR_DUP_LOCK})
 
 
 class PolicyPipeline:
@@ -105,6 +117,9 @@ class StorePipeline:
         self.url_items: dict[str, int] = {}  # image url -> first item linking it in this run
         self.items_seen: set[str] = set()
         self.writes: Deferred = succeed(None)  # the chain of batch writes
+        self.crawler._harvest_flush_now = self._schedule_flush  # a shared-frontier worker flushes when idle
+        ext = getattr(self.crawler, "_harvest_frontier_ext", None)
+        self.tracker = ext.tracker if ext is not None else None
 
     def _stat(self, key: str, n: int = 1) -> None:
         if n:
@@ -121,8 +136,13 @@ class StorePipeline:
     def _schedule_flush(self) -> None:
         """Hand the batch to a worker thread; flushes run one after another, never concurrently."""
         batch, self.batch = self.batch, []
+        done = self.tracker.take_ready() if self.tracker is not None else []
         if batch:
-            self.writes.addCallback(lambda _: deferToThread(self.flush, batch)).addErrback(self._flush_failed)
+            self.writes.addCallback(lambda _: deferToThread(self.flush, batch))
+        if done:  # their items are in this batch or an earlier one: forgotten once those committed
+            self.writes.addCallback(lambda _: deferToThread(self.tracker.frontier.forget, done))
+        if batch or done:
+            self.writes.addErrback(self._flush_failed)
 
     def _flush_failed(self, failure) -> None:
         self.ctx.extra["flush_error"] = str(failure.value)
@@ -148,6 +168,7 @@ class StorePipeline:
             touched = q.touch_pages(session, self.ctx.source_id, unchanged, self.ctx.run_id, utcnow())
             staged.stats["items_unchanged"] += touched
             staged.stats["items_stored"] += touched
+            lock_near_dups(session)  # then every asset committed by any worker is seen by the refresh
             self._stat("near_dup_index_caught_up", self.index.refresh(session))
             asset_ids = self._write_assets(session, batch, staged)
             item_ids = self._write_items(session, batch, staged)

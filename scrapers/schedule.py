@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from datetime import datetime, timedelta, timezone
 
 from croniter import croniter
@@ -52,13 +53,15 @@ class Scheduler:
         hs,
         command: Callable[[str], list[str]],
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        launch: Callable[[str], Any] | None = None,
     ) -> None:
         self.hs = hs
         self.command = command
+        self.launch = launch  # e.g. scrapers.scrapyd.ScrapydLauncher: a Popen-like handle per crawl
         self.clock = clock
         self.engine = make_engine(hs.database_url)
         self.sessions = session_factory(self.engine)
-        self.children: dict[str, subprocess.Popen] = {}
+        self.children: dict[str, Any] = {}  # subprocess.Popen, or a Scrapyd job
         self.launched: list[str] = []
         self.last_launch: dict[str, datetime] = {}
         self.stopping = threading.Event()
@@ -92,7 +95,7 @@ class Scheduler:
             if not is_due(src.schedule, max(seen) if seen else None, now):
                 continue
             logger.info("starting scheduled crawl of %s", name)
-            self.children[name] = subprocess.Popen(self.command(name))
+            self.children[name] = self.launch(name) if self.launch else subprocess.Popen(self.command(name))
             self.last_launch[name] = now
             self.launched.append(name)
             started.append(name)

@@ -54,4 +54,6 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "scrapers.extensions.CrawlRunExtension": 500,
     "scrapers.progress.ProgressExtension": 510,
+    "scrapers.frontier_scrapy.FrontierExtension": 490,  # only in workers of a shared run (scrapers.frontier)
 }
+SPIDER_MIDDLEWARES = {"scrapers.frontier_scrapy.FrontierTracker": 10}  # likewise
