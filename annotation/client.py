@@ -169,10 +169,11 @@ class LabelStudioClient:
                                       response.status_code)
         return response.json() if export_type.startswith("JSON") else response.content
 
-    def export_tasks(self, project_id: int, ids: list[int]) -> list[dict[str, Any]]:
+    def export_tasks(self, project_id: int, ids: list[int], *, annotated_only: bool = False) -> list[dict[str, Any]]:
         """These tasks (at most ~990: Django's query-field limit) with their annotations, by Label Studio's
-        JSON export; tasks it no longer holds are simply absent."""
-        params = [("exportType", "JSON"), ("download_all_tasks", "true")] + [("ids[]", str(i)) for i in ids]
+        JSON export (with `annotated_only`, those that have at least one); tasks it does not hold are absent."""
+        params = [("exportType", "JSON"), ("download_all_tasks", "false" if annotated_only else "true")]
+        params += [("ids[]", str(i)) for i in ids]
         body = self.request("GET", f"/api/projects/{project_id}/export", params=params)
         return body or []
 

@@ -41,7 +41,8 @@ def mark_deleted_tasks(store, client: LabelStudioClient, project, moment) -> lis
     """Mark (never erase) pushed tasks that Label Studio no longer holds; one task-id listing of the project.
 
     Only tasks pushed before the listing starts are judged, so a push running meanwhile is never mistaken
-    for a deletion. The mark stays; the sample leaves later versions ("task deleted in Label Studio").
+    for a deletion. When Label Studio holds exactly as many tasks as harvest pushed, the listing is skipped
+    (a deletion hidden by a task imported outside harvest at the same time is found by the next full pull). The mark stays; the sample leaves later versions ("task deleted in Label Studio").
     """
     from sqlalchemy import select
 
@@ -50,6 +51,8 @@ def mark_deleted_tasks(store, client: LabelStudioClient, project, moment) -> lis
     with session_scope(store.sessions) as session:
         pushed = dict(session.execute(select(Task.id, Task.ls_task_id).where(
             Task.project_id == project.id, Task.ls_task_id.is_not(None), Task.ls_deleted_at.is_(None))).all())
+    if client.get_project(project.ls_project_id).get("task_number") == len(pushed):
+        return []  # as many tasks as harvest pushed and did not see deleted: the listing would find none
     held = {t["id"] for t in client.iter_tasks(project.ls_project_id, fields="task_only", page_size=5000)}
     gone = [tid for tid, ls_id in pushed.items() if ls_id not in held]
     if not gone:
@@ -77,11 +80,14 @@ def _exported(client: LabelStudioClient, project, ids: list[int], workers: int) 
     `workers` chunks are fetched while the caller stores the previous one."""
     chunks = [ids[i:i + EXPORT_CHUNK] for i in range(0, len(ids), EXPORT_CHUNK)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        ahead = [pool.submit(client.export_tasks, project.ls_project_id, c) for c in chunks[:workers]]
+        def fetch(chunk: list[int]) -> list[dict]:
+            return client.export_tasks(project.ls_project_id, chunk, annotated_only=True)
+
+        ahead = [pool.submit(fetch, c) for c in chunks[:workers]]
         for n in range(len(chunks)):
             tasks = ahead[n].result()
             if n + workers < len(chunks):
-                ahead.append(pool.submit(client.export_tasks, project.ls_project_id, chunks[n + workers]))
+                ahead.append(pool.submit(fetch, chunks[n + workers]))
             ahead[n] = None
             yield tasks
 
@@ -92,9 +98,11 @@ def pull(store, project_name: str, *, client: LabelStudioClient | None = None, f
     """Store every annotation revision changed since the last pull (all of them with `full`, on the first
     pull, or when the project's label map changed); `progress(tasks read, total)` after each stored batch.
 
-    A full pull reads the tasks harvest pushed through Label Studio's own JSON export (its cheapest full
-    read), in chunks fetched ahead while the previous chunk is stored; a pushed task the export no longer
-    holds is marked deleted. Incremental pulls query the tasks whose `updated_at` moved.
+    A full pull reads the annotated tasks among those harvest pushed through Label Studio's own JSON export
+    (its cheapest full read), in chunks fetched ahead while the previous chunk is stored; a task whose stored
+    annotations the export no longer shows has them marked deleted, and when Label Studio holds another
+    number of tasks than harvest pushed, one listing names the deleted and the foreign ones. Incremental
+    pulls query the tasks whose `updated_at` moved.
     """
     project = load_project(store, project_name)
     options = project.options or {}
@@ -132,12 +140,14 @@ def pull(store, project_name: str, *, client: LabelStudioClient | None = None, f
             for batch in _exported(client, project, sorted(pushed), workers):
                 seen.update(t["id"] for t in batch)
                 store_batch(batch, len(pushed))
-            gone = [pushed[ls_id] for ls_id in pushed if ls_id not in seen]
-            report.deleted_tasks = _mark_gone(store, gone, checked_at)
-            held = client.get_project(project.ls_project_id).get("task_number")
-            if held is not None and held != len(seen):  # tasks harvest did not push: name them
-                report.unknown_tasks = sorted(t["id"] for t in client.iter_tasks(
-                    project.ls_project_id, fields="task_only", page_size=5000) if t["id"] not in pushed)
+            held = set(pushed)
+            if client.get_project(project.ls_project_id).get("task_number") != len(pushed):
+                held = {t["id"] for t in client.iter_tasks(project.ls_project_id, fields="task_only", page_size=5000)}
+                report.unknown_tasks = sorted(held - set(pushed))
+                report.deleted_tasks = _mark_gone(store, [pushed[i] for i in pushed if i not in held], checked_at)
+            emptied = [{"id": i, "annotations": []} for i in _annotated(store, project) if i in held and i not in seen]
+            for start in range(0, len(emptied), PAGE):  # every annotation of these was deleted in Label Studio
+                store_batch(emptied[start:start + PAGE], len(pushed))
         else:
             batch: list[dict] = []
             for task in client.tasks_updated_since(project.ls_project_id, since):
@@ -161,6 +171,17 @@ def pull(store, project_name: str, *, client: LabelStudioClient | None = None, f
         if own:
             client.close()
     return report
+
+
+def _annotated(store, project) -> set[int]:
+    """LS task ids of the project's tasks with a stored annotation not marked deleted."""
+    from sqlalchemy import select
+
+    from storage.label_models import Annotation, Task
+
+    with session_scope(store.sessions) as session:
+        return set(session.scalars(select(Task.ls_task_id).join(Annotation, Annotation.task_id == Task.id).where(
+            Task.project_id == project.id, Annotation.deleted_at.is_(None)).distinct()))
 
 
 def _mark_gone(store, task_ids: list[int], moment) -> list[str]:

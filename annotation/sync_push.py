@@ -111,8 +111,6 @@ def _task_rows(store, project, limit: int | None, keys: list[str] | None = None)
                              "data": {"text": item.text, KEY: key}})
             return rows
         assets = _by_keys(session, Asset, keys) if keys is not None else new_image_samples(session, project, limit)
-        for asset in assets:
-            session.expunge(asset)
     for asset, url in zip(assets, image_urls(store, assets)):  # local files, or signed media URLs
         key = f"asset:{asset.id}"
         rows.append({"project_id": project.id, "sample_key": key, "asset_id": asset.id, "item_id": None,
