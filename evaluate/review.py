@@ -29,7 +29,8 @@ class Suspect:
 
 
 def label_issues(store: Any, version: str, model: str, split: str = "all") -> list[dict[str, Any]]:
-    """Every sample of the version (or split) ranked by cleanlab's label quality, lowest first."""
+    """The samples of the version (or split) the model predicted on, ranked by cleanlab's label quality,
+    lowest first (a sample the model never saw is no suspect, whatever its rank)."""
     members = data.members(store, version, split)
     kind = kind_of(members)
     labels = {m.key: m.targets for m in members}
@@ -37,6 +38,7 @@ def label_issues(store: Any, version: str, model: str, split: str = "all") -> li
     classes = sorted({t["label"] for m in members for t in m.targets if isinstance(t.get("label"), str)})
     ranked = detection_issues(labels, predicted, classes) if kind == "detection" else class_issues(labels, predicted, classes)
     task_of = {m.key: m.task_id for m in members}
+    ranked = [r for r in ranked if r["id"] in predicted]
     for r in ranked:
         r["task_id"] = task_of.get(r["id"])
     return ranked

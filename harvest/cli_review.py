@@ -50,7 +50,8 @@ def add_review(label: typer.Typer) -> None:
             held = needs_review(st, project, rule)
             groups = {k: v["predictions"] for k, v in held.items()}
             reason = f"annotators disagree under rule {rule}"
-        for key, entry in sorted(held.items())[:20]:
+        listed = list(held.items()) if from_issues is not None else sorted(held.items())  # suspects: worst first
+        for key, entry in listed[:20]:
             console.print(f"{key}: " + "; ".join(entry["reasons"]), markup=False, highlight=False)
         if len(held) > 20:
             console.print(f"... and {len(held) - 20} more", highlight=False)
