@@ -169,6 +169,14 @@ class LabelStudioClient:
                                       response.status_code)
         return response.json() if export_type.startswith("JSON") else response.content
 
+    def export_tasks(self, project_id: int, ids: list[int], *, annotated_only: bool = False) -> list[dict[str, Any]]:
+        """These tasks (at most ~990: Django's query-field limit) with their annotations, by Label Studio's
+        JSON export (with `annotated_only`, those that have at least one); tasks it does not hold are absent."""
+        params = [("exportType", "JSON"), ("download_all_tasks", "false" if annotated_only else "true")]
+        params += [("ids[]", str(i)) for i in ids]
+        body = self.request("GET", f"/api/projects/{project_id}/export", params=params)
+        return body or []
+
     def create_prediction(self, task_id: int, result: list[dict[str, Any]], model_version: str,
                           score: float | None = None) -> dict[str, Any]:
         """One prediction on an existing task (shown to whoever opens it, e.g. a reviewer)."""

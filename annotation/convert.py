@@ -4,8 +4,9 @@ Label Studio stores image geometry in percent (0-100) of `original_width`/`origi
 top-left; a rectangle's x/y is its top-left corner and `rotation` turns it clockwise (degrees) about
 that corner. Internal targets are absolute pixels. A rotated rectangle becomes the axis-aligned bbox
 enclosing it plus a 4-corner polygon with the same `instance`; the keypoint regions of one parentID (or
-without one) form one keypoints target, so a repeated point name there is reported, and at most one
-keypoints target per image is pushed. Brush masks use LS's own RLE, internal masks COCO uncompressed RLE.
+without one) form one keypoints target with that parent's `instance`, so a repeated point name there is
+reported; pushed points carry the parentID of their instance's box (or polygon, mask), and at most one
+keypoints target without such a parent is pushed per image. Brush masks use LS's own RLE, internal masks COCO uncompressed RLE.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from annotation.errors import ConversionError, TemplateError
 TAG_FOR_TYPE = {"choice": "choices", "bbox": "rectanglelabels", "polygon": "polygonlabels",
                 "keypoints": "keypointlabels", "mask": "brushlabels", "span": "labels"}
 IMAGE_TAGS = {"rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels"}
+PARENT_TYPES = ("bbox", "polygon", "mask")  # regions a keypoints instance can hang from (its parentID)
 
 
 @dataclass(frozen=True)
@@ -239,13 +241,19 @@ def targets_to_results(targets: list[dict[str, Any]], spec: ConfigSpec, width: i
     has_poly = spec.for_type("polygon") is not None
     bbox_instances = {t.get("instance") for t in targets if t["type"] == "bbox" and t.get("instance")}
     polygons = {t.get("instance"): t for t in targets if t["type"] == "polygon" and t.get("instance")}
-    n_keypoints = sum(t["type"] == "keypoints" for t in targets)
-    if n_keypoints > 1:  # pushed points carry no parentID, so Label Studio would merge the instances
-        raise ConversionError(f"expected at most one keypoints target per image, found {n_keypoints}: Label Studio "
-                              "keypoint regions of this label config cannot be grouped into instances, so they "
-                              "would come back as one. Send one keypoints instance per image (or none).")
+    parents = {t.get("instance") for t in targets if t["type"] in PARENT_TYPES and t.get("instance")
+               and spec.for_type(t["type"]) is not None}
+    orphans = sum(t["type"] == "keypoints" and t.get("instance") not in parents for t in targets)
+    if orphans > 1:  # points without a parent region come back as one instance
+        raise ConversionError(f"expected at most one keypoints target without a parent region per image, found "
+                              f"{orphans}: Label Studio groups points by their parent region (parentID), so these "
+                              "would come back as one. Give each keypoints target the `instance` of its box "
+                              "(a pose label config), or send one such instance per image.")
     used_ids: set[str] = set()
-    for n, target in enumerate(targets):
+    region_of: dict[Any, str] = {}  # instance -> the id of its parent region, for keypoints' parentID
+    order = sorted(range(len(targets)), key=lambda i: targets[i]["type"] == "keypoints")  # parents first
+    for n in order:
+        target = targets[n]
         kind = target["type"]
         if kind == "polygon" and not has_poly and target.get("instance") in bbox_instances and rect:
             continue  # the corners of a rotated box: written as the box's rotation below
@@ -258,6 +266,8 @@ def targets_to_results(targets: list[dict[str, Any]], spec: ConfigSpec, width: i
         while rid in used_ids:  # e.g. a rotated box's corner polygon: results sharing an id are one LS region
             rid = f"{rid}_{kind}"
         used_ids.add(rid)
+        if kind in PARENT_TYPES and target.get("instance") in parents:
+            region_of.setdefault(target["instance"], rid)
         if kind == "choice":
             results.append({**base, "value": {"choices": [target["label"]]}})
             continue
@@ -281,10 +291,14 @@ def targets_to_results(targets: list[dict[str, Any]], spec: ConfigSpec, width: i
             results.append({**base, "id": rid, "value": {"points": pts, "closed": True,
                                                          "polygonlabels": [target["label"]]}})
         elif kind == "keypoints":
+            parent = region_of.get(target.get("instance"))
             for i, ((px, py), name) in enumerate(zip(target["points"], target["labels"])):
                 value = {"x": px_to_pct(px, width), "y": px_to_pct(py, height), "width": 0.5,
                          "keypointlabels": [name]}
-                results.append({**base, "id": f"{rid}_{i}", "value": value})
+                point = {**base, "id": f"{rid}_{i}", "value": value}
+                if parent is not None:  # the link Label Studio keeps, so one person stays one instance
+                    point["parentID"] = parent
+                results.append(point)
         elif kind == "mask":
             rle = mask_to_ls_rle(coco_rle_to_mask(target["rle"]))
             results.append({**base, "id": rid, "value": {"format": "rle", "rle": rle,

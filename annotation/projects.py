@@ -73,3 +73,38 @@ def create_project(store, name: str, template: str, labels: list[str], source: s
         session.flush()
         session.expunge(project)
     return project
+
+
+def parse_label_map(pairs: list[str]) -> dict[str, str]:
+    """['Butterfly=butterfly', ...] -> {"Butterfly": "butterfly"}; a malformed pair is a LabelError."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise LabelError(f"label map entry {pair!r}: expected OLD=NEW (e.g. 'Butterfly=butterfly'), "
+                             "with a label on each side.")
+        out[old.strip()] = new.strip()
+    return out
+
+
+def set_label_map(store, name: str, mapping: dict[str, str], *, replace: bool = False) -> dict[str, str]:
+    """Add (or with `replace`, set) the project's label map; every NEW must be a label of its config.
+
+    The map renames labels on read; the next `pull` re-reads the project and converts stored results again
+    under it, so regions refused before (an unknown label) become targets in a new revision.
+    """
+    from annotation.convert import spec_from_config
+
+    project = load_project(store, name)
+    known = spec_from_config(project.label_config).labels
+    wrong = {old: new for old, new in mapping.items() if new not in known}
+    if wrong:
+        raise LabelError(f"label map {wrong}: the new name must be a label of project {name!r}; its labels are "
+                         f"{sorted(known)}. Map to one of them.")
+    with session_scope(store.sessions) as session:
+        row = session.get(LabelingProject, project.id)
+        current = {} if replace else dict((row.options or {}).get("label_map") or {})
+        current.update(mapping)
+        current = {old: new for old, new in current.items() if old != new}
+        row.options = {**(row.options or {}), "label_map": current}
+    return current

@@ -31,6 +31,8 @@ class SyncReport:
     invalid: list[str] = field(default_factory=list)  # "task T annotation A: problem"
     unknown_tasks: list[int] = field(default_factory=list)
     deleted_tasks: list[str] = field(default_factory=list)  # sample keys whose task is gone from Label Studio
+    relabeled: int = 0  # new revisions of unchanged results because the label map changed
+    label_map: dict[str, str] | None = None  # the label map, when this pull applied a changed one
 
     def merge(self, other: SyncReport) -> None:
         self.tasks += other.tasks
@@ -41,6 +43,7 @@ class SyncReport:
         self.invalid += other.invalid
         self.unknown_tasks += other.unknown_tasks
         self.deleted_tasks += other.deleted_tasks
+        self.relabeled += other.relabeled
 
 
 def result_hash(result: list[dict[str, Any]]) -> str:
@@ -91,10 +94,12 @@ def _utc(value: datetime) -> datetime:
 
 
 def apply_tasks(session: Session, project_id: int, spec: ConfigSpec, tasks: list[dict[str, Any]], *,
-                via: str, complete: bool, users: dict[int, str]) -> SyncReport:
+                via: str, complete: bool, users: dict[int, str], relabel: bool = False) -> SyncReport:
     """Store the annotations of LS tasks ({"id", "annotations": [...], "updated_at"}).
 
     `complete`: the list is everything the task holds, so stored annotations missing from it are deleted.
+    `relabel`: the project's label map changed, so an unchanged result whose conversion now differs gets
+    a new revision (same raw result, targets and problems under the new map, received via "label-map").
     """
     report = SyncReport()
     rows_by_ls = tasks_by_ls_id(session, project_id, [t["id"] for t in tasks])
@@ -114,6 +119,13 @@ def apply_tasks(session: Session, project_id: int, spec: ConfigSpec, tasks: list
             before = latest.get((row.id, ls_id))
             digest = result_hash(ann.get("result") or [])
             if before is not None and before.result_hash == digest and before.deleted_at is None:
+                if relabel:
+                    rev, problems = revision_row(row.id, ann, spec, before.revision + 1, "label-map", users)
+                    if rev["targets"] != list(before.targets or []) or problems != list(before.problems or []):
+                        new_rows.append(rev)
+                        report.relabeled += 1
+                        report.invalid += [f"task {task['id']} annotation {ls_id}: {p}" for p in problems]
+                        continue
                 report.unchanged += 1
                 continue
             if before is not None and is_stale(ann, digest, before):

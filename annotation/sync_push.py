@@ -80,16 +80,37 @@ def ls_predictions(raw: dict[str, Any] | list[dict[str, Any]] | None, spec, inte
     return out
 
 
-def _task_rows(store, project, limit: int | None) -> list[dict[str, Any]]:
+def ordered_new_keys(store, project, order: list[str]) -> list[str]:
+    """The project's new samples (no task yet), the keys of `order` first in that order, the rest by id."""
+    with session_scope(store.sessions) as session:
+        if project.options.get("kind", "image") == "text":
+            new = [f"item:{i.id}" for i in new_text_samples(session, project, None)]
+        else:
+            new = [f"asset:{a.id}" for a in new_image_samples(session, project, None)]
+    rank = {k: i for i, k in enumerate(order)}
+    return sorted(new, key=lambda k: rank.get(k, len(rank)))  # stable: unranked samples keep id order
+
+
+def _by_keys(session, model, keys: list[str]) -> list[Any]:
+    ids = [int(k.split(":", 1)[1]) for k in keys]
+    found = {row.id: row for row in session.scalars(select(model).where(model.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def _task_rows(store, project, limit: int | None, keys: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows for the next `limit` new samples, by id, or exactly the samples `keys` (in that order)."""
+    from storage.collect_models import Item
+
     rows = []
     with session_scope(store.sessions) as session:
         if project.options.get("kind", "image") == "text":
-            for item in new_text_samples(session, project, limit):
+            items = _by_keys(session, Item, keys) if keys is not None else new_text_samples(session, project, limit)
+            for item in items:
                 key = f"item:{item.id}"
                 rows.append({"project_id": project.id, "sample_key": key, "asset_id": None, "item_id": item.id,
                              "data": {"text": item.text, KEY: key}})
             return rows
-        assets = new_image_samples(session, project, limit)
+        assets = _by_keys(session, Asset, keys) if keys is not None else new_image_samples(session, project, limit)
     for asset, url in zip(assets, image_urls(store, assets)):  # local files, or signed media URLs
         key = f"asset:{asset.id}"
         rows.append({"project_id": project.id, "sample_key": key, "asset_id": asset.id, "item_id": None,
@@ -114,15 +135,23 @@ def _sizes(store, keys: list[str]) -> dict[str, tuple[int | None, int | None]]:
         return {f"asset:{i}": (w, h) for i, w, h in rows}
 
 
-def _batches(store, project, limit: int | None, size: int) -> Iterator[list[tuple[int, str, dict]]]:
-    """Pending rows left by earlier runs, then new samples recorded as pending one batch at a time."""
+def _batches(store, project, limit: int | None, size: int,
+             order: list[str] | None = None) -> Iterator[list[tuple[int, str, dict]]]:
+    """Pending rows left by earlier runs, then new samples recorded as pending one batch at a time
+    (by id, or with `order`'s keys first)."""
     with session_scope(store.sessions) as session:
         left = [(r.id, r.sample_key, r.data) for r in pending_tasks(session, project.id)]
     for i in range(0, len(left), size):
         yield left[i:i + size]
+    queue = ordered_new_keys(store, project, order) if order is not None else None
     remaining = limit
     while remaining is None or remaining > 0:
-        rows = _task_rows(store, project, size if remaining is None else min(size, remaining))
+        step = size if remaining is None else min(size, remaining)
+        if queue is not None:
+            keys, queue = queue[:step], queue[step:]
+            rows = _task_rows(store, project, None, keys) if keys else []
+        else:
+            rows = _task_rows(store, project, step)
         if not rows:
             return
         with session_scope(store.sessions) as session:
@@ -136,11 +165,13 @@ def _batches(store, project, limit: int | None, size: int) -> Iterator[list[tupl
 def push(store, project_name: str, predictions: dict[Any, Any] | None = None, limit: int | None = None, *,
          client: LabelStudioClient | None = None, batch_size: int | None = None,
          on_batch: Callable[[int], None] | None = None,
-         progress: Callable[[int, int | None], None] | None = None) -> PushReport:
+         progress: Callable[[int, int | None], None] | None = None,
+         order: list[str] | None = None) -> PushReport:
     """Send the project's samples that Label Studio does not hold yet, with optional pre-annotations.
 
     `predictions` maps a sample key ("asset:12", "item:3", or an asset/item id) to a list of internal
-    targets, or to a list of {"model_version", "score", "targets"} dicts.
+    targets, or to a list of {"model_version", "score", "targets"} dicts. `order` (sample keys) picks
+    which new samples go first, and so which `limit` of them; the others follow by id.
     """
     project = load_project(store, project_name)
     kind = project.options.get("kind", "image")
@@ -190,7 +221,7 @@ def push(store, project_name: str, predictions: dict[Any, Any] | None = None, li
         # Label Studio imports batch k while harvest records batch k-1 and prepares batch k+1
         in_flight: tuple[Future, list] | None = None
         with ThreadPoolExecutor(max_workers=1) as pool:
-            for batch in _batches(store, project, limit, size):
+            for batch in _batches(store, project, limit, size, order):
                 adopt = [(tid, held[key]) for tid, key, _ in batch if key in held]
                 if adopt:  # imported (with its predictions) by a run that crashed before recording it
                     adopted = [b for b in batch if b[1] in held]

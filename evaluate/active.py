@@ -1,5 +1,6 @@
 """Active learning order: a model's predictions as pre-annotations with a confidence score, so that
-Label Studio's uncertainty sampling shows the least certain samples first."""
+Label Studio's uncertainty sampling shows the least certain samples first, and `push --limit N` sends
+the N least certain unlabeled samples (samples the model never saw come after all it scored)."""
 from __future__ import annotations
 
 from typing import Any
@@ -34,3 +35,8 @@ def uncertainty_predictions(store: Any, model: str, min_score: float = 0.0) -> d
 
 def use_uncertainty_sampling(client: Any, ls_project_id: int) -> None:
     client.request("PATCH", f"/api/projects/{ls_project_id}/", json={"sampling": SAMPLING})
+
+
+def least_certain_first(predictions: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Sample keys by the model's confidence, lowest first (ties by key): the push order for `--limit N`."""
+    return sorted(predictions, key=lambda k: (min((g["score"] for g in predictions[k]), default=0.0), k))

@@ -1,10 +1,11 @@
 """Label issues of a version for review: select the top-N suspect samples (pure selection over the
 store), and a thin push that shows each in Label Studio with the suspect region and the model's box.
 
-The push adds two predictions to each sample's existing Label Studio task — `issue:<MODEL>` (the
-suspect region as labeled, or the missing box) and `<MODEL>` (what the model predicted there) — with
-the push machinery's own conversion and validation (annotation/sync_push.ls_predictions), and
-records them in the predictions table. A reviewer filters the project by those model versions.
+The push goes through the review queue that adjudication uses (annotation/review_queue.py): two
+predictions on each sample's existing Label Studio task — `issue:<MODEL>` (the suspect region as
+labeled, or the missing box) and `<MODEL>` (what the model predicted there) — converted and validated
+by the push machinery, recorded once per (task, model version). The reviewer submits the corrected
+annotation and marks it as ground truth; once pulled, it decides the sample in later versions.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ class Suspect:
 
 
 def label_issues(store: Any, version: str, model: str, split: str = "all") -> list[dict[str, Any]]:
-    """Every sample of the version (or split) ranked by cleanlab's label quality, lowest first."""
+    """The samples of the version (or split) the model predicted on, ranked by cleanlab's label quality,
+    lowest first (a sample the model never saw is no suspect, whatever its rank)."""
     members = data.members(store, version, split)
     kind = kind_of(members)
     labels = {m.key: m.targets for m in members}
@@ -36,6 +38,7 @@ def label_issues(store: Any, version: str, model: str, split: str = "all") -> li
     classes = sorted({t["label"] for m in members for t in m.targets if isinstance(t.get("label"), str)})
     ranked = detection_issues(labels, predicted, classes) if kind == "detection" else class_issues(labels, predicted, classes)
     task_of = {m.key: m.task_id for m in members}
+    ranked = [r for r in ranked if r["id"] in predicted]
     for r in ranked:
         r["task_id"] = task_of.get(r["id"])
     return ranked
@@ -53,47 +56,47 @@ def _clean(target: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [{k: v for k, v in target.items() if k not in ("score", "instance")}]
 
 
-def push_for_review(store: Any, project_name: str, found: list[Suspect], model: str, client: Any = None) -> int:
-    """Attach the suspect region and the prediction to each suspect's Label Studio task; returns how many."""
-    from label_studio_sdk.label_interface import LabelInterface
+def review_groups(found: list[Suspect], model: str) -> dict[str, list[dict[str, Any]]]:
+    """sample key -> the prediction groups the review queue shows: `issue:<MODEL>` (the suspect region as
+    labeled, scored by its label quality) and `<MODEL>` (what the model predicted there)."""
+    out = {}
+    for s in found:
+        groups = [{"model_version": f"issue:{model}", "score": s.score, "targets": _clean(s.region)},
+                  {"model_version": model, "score": (s.prediction or {}).get("score"), "targets": _clean(s.prediction)}]
+        out[s.sample_key] = [g for g in groups if g["targets"]]
+    return out
 
-    from annotation.connect import client_for
-    from annotation.convert import spec_from_config
+
+def default_version(store: Any, model: str) -> str:
+    """The one dataset version the model's predictions were imported for; an error naming them otherwise."""
+    from sqlalchemy import select
+
+    from storage.dataset_models import DatasetVersion
+    from storage.eval_models import ModelPrediction
+
+    with store.sessions() as session:
+        names = sorted(set(session.scalars(select(DatasetVersion.name).join(
+            ModelPrediction, ModelPrediction.version_id == DatasetVersion.id).where(ModelPrediction.model == model))))
+    if len(names) != 1:
+        raise EvaluateError(f"model {model!r} has predictions for {len(names)} dataset version(s) {names}; expected "
+                            "exactly one to pick by default. Name it with --version V (or import predictions first: "
+                            "`harvest predictions import V FILE --model NAME`).")
+    return names[0]
+
+
+def push_for_review(store: Any, project_name: str, found: list[Suspect], model: str, client: Any = None) -> int:
+    """Send the suspects to the project's review queue (annotation/review_queue.py): each task shows the
+    suspect region and the prediction. Returns how many tasks show them; every suspect must have a task."""
     from annotation.projects import load_project
-    from annotation.sync_push import PREDICTION_KEY, ls_predictions
-    from storage.engine import session_scope
-    from storage.label_models import Prediction, Task
-    from storage.upsert import upsert
+    from annotation.review_queue import send_for_review
+    from storage.label_models import Task
 
     project = load_project(store, project_name)
-    spec, interface, labels = spec_from_config(project.label_config), LabelInterface(project.label_config), set(project.labels)
     with store.sessions() as session:
-        tasks = {t.sample_key: t for t in session.query(Task).filter(Task.project_id == project.id)}
-    missing = [s.sample_key for s in found if s.sample_key not in tasks or tasks[s.sample_key].ls_task_id is None]
+        tasks = {t.sample_key: t.ls_task_id for t in session.query(Task).filter(Task.project_id == project.id)}
+    missing = [s.sample_key for s in found if tasks.get(s.sample_key) is None]
     if missing:
         raise EvaluateError(f"{len(missing)} suspects (e.g. {missing[0]}) have no Label Studio task in project "
                             f"{project_name!r}; push the project first (`harvest label push`).")
-    own = client is None
-    client = client or client_for(store.settings)
-    sent = 0
-    try:
-        rows = []
-        for s in found:
-            task = tasks[s.sample_key]
-            groups = [{"model_version": f"issue:{model}", "score": s.score, "targets": _clean(s.region)},
-                      {"model_version": model, "score": (s.prediction or {}).get("score"), "targets": _clean(s.prediction)}]
-            w, h = (task.data or {}).get("width"), (task.data or {}).get("height")
-            for p in ls_predictions([g for g in groups if g["targets"]], spec, interface, w, h, labels, s.sample_key):
-                answer = client.request("POST", "/api/predictions/", json={
-                    "task": task.ls_task_id, "model_version": p["model_version"], "score": p["score"],
-                    "result": p["result"]})
-                rows.append({"task_id": task.id, "ls_prediction_id": answer.get("id"), **p})
-            sent += 1
-        with session_scope(store.sessions) as session:
-            if rows:
-                upsert(session, Prediction, rows, conflict=list(PREDICTION_KEY),
-                       update=["ls_prediction_id", "score", "result", "targets"])
-    finally:
-        if own:
-            client.close()
-    return sent
+    return send_for_review(store, project_name, review_groups(found, model),
+                           reason=f"label issues found with model {model}", client=client).tasks

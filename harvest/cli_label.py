@@ -89,7 +89,8 @@ def register(app: typer.Typer) -> None:
     @label.command("push")
     def push_cmd(
         project: str = typer.Argument(...),
-        limit: Optional[int] = typer.Option(None, help="At most this many new samples."),
+        limit: Optional[int] = typer.Option(None, help="At most this many new samples (with --order uncertainty: "
+                                            "the least certain ones)."),
         predictions: Optional[Path] = typer.Option(None, help="JSON {sample key: [targets]} pre-annotations."),
         order: Optional[str] = typer.Option(None, help="uncertainty: least certain first (needs --model)."),
         model: Optional[str] = typer.Option(None, help="Model whose stored predictions pre-annotate (harvest predictions import)."),
@@ -106,8 +107,12 @@ def register(app: typer.Typer) -> None:
             from annotation.projects import load_project
             from evaluate.active import uncertainty_predictions, use_uncertainty_sampling
 
+            from evaluate.active import least_certain_first
+
             st = store()
-            report = push(st, project, uncertainty_predictions(st, model), limit)
+            preds = uncertainty_predictions(st, model)
+            order_keys = least_certain_first(preds) if order == "uncertainty" else None
+            report = push(st, project, preds, limit, order=order_keys)
             if order == "uncertainty":
                 client = client_for(st.settings)
                 try:
@@ -148,6 +153,9 @@ def register(app: typer.Typer) -> None:
             report = pull(st, project, full=full, progress=lambda done, total: bar.update(done, total))
         console.print(f"{report.tasks} changed task(s): {report.revisions} new revision(s), "
                       f"{report.deleted} deleted, {report.unchanged} unchanged")
+        if report.label_map is not None:
+            console.print(f"label map applied ({len(report.label_map)} rename(s)); "
+                          f"{report.relabeled} stored revision(s) converted again under it", highlight=False)
         for problem in report.invalid:
             console.print(f"[yellow]invalid[/] {problem}", highlight=False)
         if report.invalid:
@@ -159,6 +167,30 @@ def register(app: typer.Typer) -> None:
         if report.unknown_tasks:
             console.print(f"[yellow]{len(report.unknown_tasks)} Label Studio task(s) not pushed by harvest were skipped[/]"
                           f" (ids {report.unknown_tasks[:10]}{' …' if len(report.unknown_tasks) > 10 else ''})")
+
+    @label.command("map")
+    def map_cmd(
+        project: str = typer.Argument(..., help="Labeling project."),
+        pairs: Optional[list[str]] = typer.Argument(None, help="OLD=NEW renames, e.g. 'Butterfly=butterfly'."),
+        replace: bool = typer.Option(False, "--replace", help="Set the map to exactly these pairs."),
+        clear: bool = typer.Option(False, "--clear", help="Remove every rename."),
+    ) -> None:
+        """Show or set the project's label map: labels renamed on read (the next pull applies it)."""
+        from annotation.errors import LabelError
+        from annotation.projects import load_project, parse_label_map, set_label_map
+
+        st = store()
+        if clear and pairs:
+            raise LabelError("--clear takes no OLD=NEW pairs; run it alone, then add the pairs you want.")
+        if pairs or clear:
+            current = set_label_map(st, project, parse_label_map(pairs or []), replace=replace or clear)
+        else:
+            current = dict((load_project(st, project).options or {}).get("label_map") or {})
+        for old, new in sorted(current.items()):
+            console.print(f"{old} -> {new}", markup=False, highlight=False)
+        console.print(f"{len(current)} rename(s) in the label map of {project!r}"
+                      + ("; `harvest label pull` applies it to stored annotations too" if pairs or clear else ""),
+                      markup=False, highlight=False)
 
     @label.command("webhook")
     def webhook_cmd(

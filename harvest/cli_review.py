@@ -1,5 +1,8 @@
-"""`harvest label review PROJECT`: send samples held out as needs review to a reviewer in Label Studio."""
+"""`harvest label review PROJECT`: send samples to a reviewer in Label Studio — those held out as needs
+review (annotators disagree), or with `--from-issues MODEL` a model's top label-issue suspects."""
 from __future__ import annotations
+
+from typing import Optional
 
 import typer
 
@@ -14,27 +17,49 @@ def add_review(label: typer.Typer) -> None:
         project: str = typer.Argument(..., help="Labeling project."),
         rule: str = typer.Option("consensus", "--rule", help="Revision rule whose held-out samples to review: "
                                  "latest or consensus."),
+        from_issues: Optional[str] = typer.Option(None, "--from-issues", metavar="MODEL",
+                                                  help="Review this model's label-issue suspects (cleanlab) instead."),
+        version: Optional[str] = typer.Option(None, "--version", help="With --from-issues: the dataset version "
+                                              "(default: the one the model's predictions were imported for)."),
+        top: int = typer.Option(30, "--top", min=1, help="With --from-issues: how many suspects."),
+        split: str = typer.Option("all", "--split", help="With --from-issues: train, val, test or all."),
         dry_run: bool = typer.Option(False, "--dry-run", help="List the samples and reasons; send nothing."),
     ) -> None:
-        """Show each disputed sample's annotations to a reviewer as predictions on its Label Studio task.
+        """Show each sample's regions to judge to a reviewer, as predictions on its Label Studio task.
 
-        The reviewer starts from one of them (or from scratch), submits, and marks the annotation as ground
-        truth; after `harvest label pull`, it decides the sample in later versions under every rule.
+        Disputed samples show every annotator's regions; suspects (--from-issues) show the suspect region
+        (`issue:MODEL`) and the model's prediction (`MODEL`). The reviewer starts from one of them (or from
+        scratch), submits, and marks the annotation as ground truth; after `harvest label pull`, it decides
+        the sample in later versions under every rule.
         """
         from annotation.review_queue import send_for_review
-        from export.review import needs_review
 
         st = store()
-        held = needs_review(st, project, rule)
-        for key, entry in sorted(held.items())[:20]:
+        if from_issues is not None:
+            from evaluate.review import default_version, review_groups, suspects
+
+            version = version or default_version(st, from_issues)
+            found = suspects(st, version, from_issues, top, split)
+            held = {s.sample_key: {"reasons": [f"label issue {s.issue or '?'} (quality {s.score:.3f})"]}
+                    for s in found}
+            groups = review_groups(found, from_issues)
+            reason = f"label issues of {from_issues} on {version}"
+        else:
+            from export.review import needs_review
+
+            held = needs_review(st, project, rule)
+            groups = {k: v["predictions"] for k, v in held.items()}
+            reason = f"annotators disagree under rule {rule}"
+        listed = list(held.items()) if from_issues is not None else sorted(held.items())  # suspects: worst first
+        for key, entry in listed[:20]:
             console.print(f"{key}: " + "; ".join(entry["reasons"]), markup=False, highlight=False)
         if len(held) > 20:
             console.print(f"... and {len(held) - 20} more", highlight=False)
+        what = f"suspects of {from_issues}" if from_issues else f"samples need review under rule {rule}"
         if dry_run or not held:
-            console.print(f"{len(held)} samples need review under rule {rule}" + (" (dry run)" if dry_run else ""))
+            console.print(f"{len(held)} {what}" + (" (dry run)" if dry_run else ""), highlight=False)
             return
-        report = send_for_review(st, project, {k: v["predictions"] for k, v in held.items()},
-                                 reason=f"annotators disagree under rule {rule}")
+        report = send_for_review(st, project, groups, reason=reason)
         for problem in report.problems:
             console.print(f"[yellow]not sent[/] {problem}", highlight=False)
         ids = ",".join(map(str, report.task_ids[:50]))

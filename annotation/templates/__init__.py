@@ -1,7 +1,7 @@
 """Label-config templates: a registry, one module per template, adding one is one module plus one line.
 
 Every template names its object tag `image` (value `$image`) or `text` (value `$text`) and its one
-control tag `label`, so conversion (annotation/convert.py) can find them by type.
+control tag `label` (pose adds `keypoint`), so conversion (annotation/convert.py) can find them by type.
 """
 from __future__ import annotations
 
@@ -52,10 +52,10 @@ def tags(tag: str, labels: list[str], extra: str = "") -> str:
 
 def _registry() -> dict[str, Template]:
     from annotation.templates import (image_classification, image_multilabel, keypoints, mask_segmentation,
-                                      ner, object_detection, polygon_segmentation, text_classification)
+                                      ner, object_detection, polygon_segmentation, pose, text_classification)
 
     modules = (image_classification, image_multilabel, object_detection, polygon_segmentation, keypoints,
-               mask_segmentation, text_classification, ner)
+               pose, mask_segmentation, text_classification, ner)
     return {m.TEMPLATE.name: m.TEMPLATE for m in modules}
 
 

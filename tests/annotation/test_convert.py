@@ -95,7 +95,7 @@ def test_two_keypoint_instances_are_refused_on_push_and_reported_on_pull():
     one = {"type": "keypoints", "points": [[10, 10], [20, 20]], "labels": ["nose", "tail"], "label": None,
            "instance": "a"}
     two = {**one, "points": [[50, 50], [60, 60]], "instance": "b"}
-    with pytest.raises(ConversionError, match="at most one keypoints target per image, found 2"):
+    with pytest.raises(ConversionError, match="at most one keypoints target without a parent region per image, found 2"):
         targets_to_results([one, two], s, 100, 100)
     # two instances drawn in Label Studio without parents would merge into [nose, tail, nose, tail]
     pushed = targets_to_results([one], s, 100, 100) + [{**r, "id": f"other{i}", "value": {**r["value"], "x": 50 + i}}
@@ -107,6 +107,30 @@ def test_two_keypoint_instances_are_refused_on_push_and_reported_on_pull():
     targets, problems = results_to_targets(parented, s)
     assert problems == [] and [(t["instance"], t["labels"]) for t in targets] == [
         ("p1", ["nose", "tail"]), ("p2", ["nose", "tail"])]
+
+
+def test_two_people_keep_their_points_through_push_and_pull():
+    """Each keypoints instance is pushed with its box's region id as parentID, and comes back as that box's."""
+    s = spec("pose", ["person", "nose", "tail"])
+    people = []
+    for n, x in enumerate((10, 60)):
+        people += [{"type": "bbox", "x_min": x, "y_min": 10, "x_max": x + 30, "y_max": 80, "label": "person",
+                    "instance": f"p{n}"},
+                   {"type": "keypoints", "points": [[x + 5, 20], [x + 25, 70]], "labels": ["nose", "tail"],
+                    "label": None, "instance": f"p{n}"}]
+    results = targets_to_results(people[::-1], s, 100, 100)  # points listed before their boxes: still linked
+    boxes = {r["id"]: r["value"]["x"] for r in results if r["type"] == "rectanglelabels"}
+    points = [r for r in results if r["type"] == "keypointlabels"]
+    assert sorted(boxes) == ["p0", "p1"] and len(points) == 4
+    for r in points:  # each point's parent is the box it lies in (by hand: x in percent of a 100 px image)
+        assert boxes[r["parentID"]] <= r["value"]["x"] <= boxes[r["parentID"]] + 30
+    back, problems = results_to_targets(results, s)
+    assert problems == []
+    kps = sorted((t["instance"], t["points"][0][0]) for t in back if t["type"] == "keypoints")
+    assert kps == [("p0", pytest.approx(15)), ("p1", pytest.approx(65))]
+    # a second push of what was pulled is the same results again (the link survives any number of trips)
+    by_id = lambda rs: sorted(rs, key=lambda r: r["id"])  # noqa: E731
+    assert by_id(targets_to_results(back, s, 100, 100)) == by_id(targets_to_results(people, s, 100, 100))
 
 
 def test_polygon_and_keypoints_both_ways():
