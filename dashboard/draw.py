@@ -23,7 +23,6 @@ from storage.blobs import Blobs, check_key
 PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
            "#fabed4", "#469990", "#dcbeff", "#9a6324", "#800000", "#aaffc3", "#808000", "#000075"]
 THUMB = 256
-Image.MAX_IMAGE_PIXELS = 200_000_000  # stored images passed the crawl's bomb check already
 
 
 def colour(label: str | None) -> str:
