@@ -44,24 +44,11 @@ def mark_deleted_tasks(store, client: LabelStudioClient, project, moment) -> lis
     for a deletion. When Label Studio holds exactly as many tasks as harvest pushed, the listing is skipped
     (a deletion hidden by a task imported outside harvest at the same time is found by the next full pull). The mark stays; the sample leaves later versions ("task deleted in Label Studio").
     """
-    from sqlalchemy import select
-
-    from storage.label_models import Task
-
-    with session_scope(store.sessions) as session:
-        pushed = dict(session.execute(select(Task.id, Task.ls_task_id).where(
-            Task.project_id == project.id, Task.ls_task_id.is_not(None), Task.ls_deleted_at.is_(None))).all())
+    pushed = _pushed(store, project)
     if client.get_project(project.ls_project_id).get("task_number") == len(pushed):
         return []  # as many tasks as harvest pushed and did not see deleted: the listing would find none
     held = {t["id"] for t in client.iter_tasks(project.ls_project_id, fields="task_only", page_size=5000)}
-    gone = [tid for tid, ls_id in pushed.items() if ls_id not in held]
-    if not gone:
-        return []
-    with session_scope(store.sessions) as session:
-        rows = list(session.scalars(select(Task).where(Task.id.in_(gone))))
-        for task in rows:
-            task.ls_deleted_at = moment or utcnow()
-        return sorted(t.sample_key for t in rows)
+    return _mark_gone(store, [tid for ls_id, tid in pushed.items() if ls_id not in held], moment)
 
 
 def _pushed(store, project) -> dict[int, int]:
