@@ -17,6 +17,7 @@ from storage.collect_models import CrawlRun
 from storage.engine import make_engine, session_factory
 
 REPO = Path(__file__).resolve().parents[2]
+REDIS = "redis://127.0.0.1:6379/0"  # the Redis of the shared-frontier tests (a key prefix per test)
 
 
 def _value(value: Any) -> str:

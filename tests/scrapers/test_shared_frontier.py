@@ -20,25 +20,8 @@ from tests.reliability.helpers import (
     assert_consistent, children, crawl_config, db_count, expected_pairs, link_pairs, poll, slow_down_pages,
     store_snapshot, wait_process,
 )
-from tests.scrapers.helpers import harvest_env, runs
-from tests.services import missing
+from tests.scrapers.helpers import REDIS, harvest_env, runs
 
-REDIS = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-def redis_prefix():
-    """A key prefix of this test's own; every key under it deleted afterwards."""
-    try:
-        server = connect(REDIS)
-        server.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means the service is missing
-        missing("Redis", f"no Redis at {REDIS}: {exc}")
-    prefix = f"harvest-test-{uuid.uuid4().hex[:10]}"
-    yield prefix
-    keys = list(server.scan_iter(match=f"{prefix}:*", count=1000))
-    if keys:
-        server.delete(*keys)
 
 
 def test_pop_records_in_flight_and_requeue_gives_it_back(redis_prefix):
@@ -95,14 +78,6 @@ def _expect_complete(settings, site: DemoSite) -> None:
     assert_consistent(settings.database_url, settings.blob_dir)
 
 
-@pytest.fixture
-def pg_settings(tmp_path, postgres_url, monkeypatch):
-    from tests.conftest import make_settings
-
-    monkeypatch.chdir(tmp_path)
-    return make_settings(tmp_path, postgres_url)
-
-
 def test_two_workers_crawl_one_run_into_one_store(pg_settings, redis_prefix, tmp_path):
     site = DemoSite(0, fresh=True)
     with serve(site) as srv:
@@ -121,7 +96,8 @@ def test_two_workers_crawl_one_run_into_one_store(pg_settings, redis_prefix, tmp
     assert not list(connect(REDIS).scan_iter(match=f"{redis_prefix}:*"))  # the run's keys are gone
 
 
-def test_sigkill_one_of_two_workers_and_the_run_still_completes(pg_settings, redis_prefix, tmp_path):
+def test_sigkill_one_of_two_workers_and_the_run_still_completes(shared_settings, redis_prefix, tmp_path):
+    pg_settings = shared_settings  # on SQLite and on PostgreSQL
     site = DemoSite(0, fresh=True)
     expected = site.expected()
     slow_down_pages(site, expected["detail_pages"])  # the crawl takes long enough to kill a worker midway
