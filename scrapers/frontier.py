@@ -10,6 +10,9 @@ keys under `PREFIX:run:RUN_ID:`. Each step that must not race is one Lua script 
 - `done`: the run's frontier is finished when the queue is empty and every live worker is idle; the
   first worker that sees it sets the `done` flag and every worker then closes.
 - `leave`: a closing worker records its final stats; the last one out finalises the run.
+- `page` / `deadline`: the run's limits (`max_pages`, `max_seconds`), one response counter and one
+  deadline on Redis's clock for all workers; the first limit reached is recorded in `limit`, and from
+  then on `pop` gives no worker another request.
 
 The seen-set keeps 64-bit integers in buckets of at most a few hundred members, which Redis stores as
 intsets (8 bytes a URL plus a little per bucket) instead of scrapy-redis's 40-character hex strings in
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 POP = """
+if redis.call('EXISTS', KEYS[4]) == 1 then return false end
 local r = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #r == 0 then return false end
 redis.call('ZREM', KEYS[1], r[1])
@@ -82,6 +86,20 @@ return 1
 """
 
 
+PAGE = """
+local n = redis.call('INCR', KEYS[1])
+if n >= tonumber(ARGV[1]) then redis.call('SETNX', KEYS[2], ARGV[2]) end
+return n
+"""
+
+DEADLINE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+redis.call('SET', KEYS[1], string.format('%.6f', now + tonumber(ARGV[1])), 'NX')
+return string.format('%.6f', tonumber(redis.call('GET', KEYS[1])) - now)
+"""
+
+
 def run_prefix(prefix: str, run_id: int) -> str:
     return f"{prefix}:run:{run_id}"
 
@@ -108,6 +126,8 @@ class Frontier:
         self._done = self.redis.register_script(DONE)
         self._leave = self.redis.register_script(LEAVE)
         self._register = self.redis.register_script(REGISTER)
+        self._page = self.redis.register_script(PAGE)
+        self._deadline = self.redis.register_script(DEADLINE)
 
     def key(self, name: str) -> str:
         return f"{self.prefix}:{name}"
@@ -152,8 +172,8 @@ class Frontier:
 
     # requests --------------------------------------------------------------------------------------
     def pop(self) -> tuple[str, bytes] | None:
-        got = self._pop(keys=[self.key("queue"), self.key(f"inflight:{self.worker}"), self.key("idle")],
-                        args=[self.worker])
+        got = self._pop(keys=[self.key("queue"), self.key(f"inflight:{self.worker}"), self.key("idle"),
+                              self.key("limit")], args=[self.worker])
         return (got[0].decode(), got[1]) if got else None
 
     def forget(self, keys: list[str]) -> None:
@@ -169,6 +189,24 @@ class Frontier:
         bucket = int.from_bytes(fingerprint[:8], "big") % self.buckets
         member = int.from_bytes(fingerprint[8:16], "big", signed=True)
         return self.redis.sadd(self.key(f"seen:{bucket}"), member) == 0
+
+    # the run's limits ------------------------------------------------------------------------------
+    def page(self, max_pages: int, reason: str) -> int:
+        """Count one response of the run; at `max_pages` the run's limit is `reason`. Returns the count."""
+        return int(self._page(keys=[self.key("pages"), self.key("limit")], args=[max_pages, reason]))
+
+    def seconds_left(self, max_seconds: float) -> float:
+        """Seconds to the run's deadline, which the first worker to ask sets `max_seconds` ahead (Redis's clock)."""
+        return float(self._deadline(keys=[self.key("deadline")], args=[repr(float(max_seconds))]))
+
+    def reach(self, reason: str) -> None:
+        """Record that the run reached a limit (the first one recorded stays): no worker pops again."""
+        self.redis.set(self.key("limit"), reason, nx=True)
+
+    def limit(self) -> str | None:
+        """The limit the run reached (a Scrapy close reason, e.g. closespider_pagecount), or None."""
+        value = self.redis.get(self.key("limit"))
+        return value.decode() if value is not None else None
 
     # the end ---------------------------------------------------------------------------------------
     def idle_and_done(self) -> bool:

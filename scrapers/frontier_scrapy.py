@@ -10,7 +10,8 @@ They are on only in the workers of a shared run (`HARVEST_FRONTIER_PREFIX` set b
 - `FrontierTracker` (spider middleware) + `FrontierExtension`: count each request's items; a request is
   forgotten (no longer re-queued on this worker's death) once its callback finished and every item it
   produced went through the pipelines and its batch committed. On idle the extension flushes the batch,
-  re-queues the requests of dead workers and ends the run once the frontier is finished; it also beats.
+  re-queues the requests of dead workers and ends the run once the frontier is finished (or closes with
+  the run's limit once one is reached, scrapers.run_limits); it also beats.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
 from scrapy.http import Request
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
@@ -72,7 +73,7 @@ class FrontierScheduler(Scheduler):
         frontier = frontier_of(crawler)
         scheduler = cls(server=frontier.redis, persist=True, queue_key=frontier.key("queue"),
                         dupefilter=SeenSet(frontier, crawler))
-        scheduler.stats, scheduler.frontier = crawler.stats, frontier
+        scheduler.stats, scheduler.frontier, scheduler.limited = crawler.stats, frontier, False
         return scheduler
 
     def open(self, spider) -> None:  # scrapy-redis's, logging through the module logger
@@ -98,9 +99,15 @@ class FrontierScheduler(Scheduler):
         self.queue.push(request)
         return True
 
+    def has_pending_requests(self) -> bool:
+        """Requests this worker may still take: none once the run reached a limit, whatever is queued
+        (so the engine goes idle and the worker closes with the limit's reason)."""
+        return not self.limited and len(self.queue) > 0
+
     def next_request(self) -> Request | None:
         got = self.frontier.pop()
         if got is None:
+            self.limited = self.limited or self.frontier.limit() is not None
             return None
         key, data = got
         request = self.queue._decode_request(data)
@@ -242,6 +249,8 @@ class FrontierExtension:
         for worker in self.frontier.reap():
             logger.warning("worker %s stopped beating: its in-flight requests are back on the queue", worker)
             self.crawler.stats.inc_value("harvest/workers_died")
+        if (limit := self.frontier.limit()) is not None:  # the run reached max_pages or max_seconds
+            raise CloseSpider(limit)
         if self.frontier.idle_and_done():
             return
         raise DontCloseSpider

@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from scrapers.errors import CollectError, RunAlreadyActive
 from scrapers.frontier import Frontier, connect, run_prefix
+from scrapers.run_limits import use_run_limits
 from scrapers.runs import (already_running, recover_stale_runs, resolve_source, run_dir, scrapy_settings,
                            store_not_ready, sync_sources)
 from storage import collect as q
@@ -44,13 +45,15 @@ def frontier_for(hs: Any, run_id: int, worker: str) -> Frontier:
                     buckets=math.ceil(hs.crawl.frontier_urls / 256), dead_after=hs.crawl.worker_dead_after_seconds)
 
 
-def _redis_ok(hs: Any) -> None:
+def _redis_ok(hs: Any, name: str, workers: int) -> None:
     try:
         connect(hs.crawl.redis_url).ping()
     except Exception as exc:  # noqa: BLE001 - any connection error reads the same to the user
         raise FrontierUnavailable(
-            f"cannot reach Redis at [crawl] redis_url = {hs.crawl.redis_url!r} ({exc}); start Redis or set "
-            f"redis_url to a server every worker machine can reach") from None
+            f"a shared crawl of '{name}' ({workers} worker(s) here; `--workers` or `workers` in "
+            f"[sources.{name}]) keeps its frontier in Redis, but cannot reach Redis at [crawl] redis_url = "
+            f"{hs.crawl.redis_url!r} ({exc}). Start Redis, set redis_url to a server every worker machine can "
+            f"reach, or crawl with one process (`--workers 1`, or `workers = 1` in [sources.{name}])") from None
 
 
 def worker_settings(hs: Any, frontier: Frontier, run_id: int, log: Path | None) -> dict[str, Any]:
@@ -70,7 +73,7 @@ def crawl_shared(hs: Any, name: str, workers: int, *, config_path: str | None = 
     """Run (or, with `join`, join) the shared crawl of `name` with `workers` local processes; wait for the
     whole run to end (every worker, on every machine) and return its run id."""
     resolve_source(hs, name)
-    _redis_ok(hs)  # before anything is written
+    _redis_ok(hs, name, workers)  # before anything is written
     engine = make_engine(hs.database_url)
     sessions = session_factory(engine)
     try:
@@ -191,8 +194,10 @@ def _worker_main(argv: list[str] | None = None) -> None:
     if not frontier.register():  # atomically: only while the run is open, so a late worker crawls nothing
         print(f"worker {args.worker}: run {args.run} is over (or was never opened); nothing to do", file=sys.stderr)
         return
-    process = CrawlerProcess(scrapy_settings(hs, args.config, worker_settings(
-        hs, frontier, args.run, Path(args.log) if args.log else None)))
+    settings = scrapy_settings(hs, args.config, worker_settings(hs, frontier, args.run,
+                                                                Path(args.log) if args.log else None))
+    use_run_limits(settings)  # max_pages and max_seconds hold for the run, not per worker
+    process = CrawlerProcess(settings)
     process.crawl(args.source)
     process.start()
 
