@@ -21,8 +21,9 @@ def register(app: typer.Typer) -> None:
         trigger: str = typer.Option("manual", help="Recorded on the run: manual or schedule."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show Scrapy's log (always written to "
                                      "runs/RUN_ID/scrapy.log in the data dir) on the terminal."),
-        workers: int = typer.Option(1, "--workers", min=1, help="Worker processes sharing one frontier in Redis "
-                                    "(\\[crawl] redis_url) for this one run."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes sharing one frontier "
+                                              "in Redis (\\[crawl] redis_url) for this one run; default: the "
+                                              "source's `workers` (1)."),
         join: bool = typer.Option(False, "--join", help="Add --workers processes on this machine to the source's "
                                   "running shared run (started elsewhere with --workers)."),
         shared: bool = typer.Option(False, "--shared", help="Use the shared frontier even with one worker, so that "
@@ -35,6 +36,11 @@ def register(app: typer.Typer) -> None:
         s = settings()
         store().close()  # says to run `harvest init` first, before anything starts
         config = str(State.config) if State.config else None
+        if workers is None:
+            from scrapers.config import all_sources
+
+            known = all_sources(s).get(source)
+            workers = known.workers if known is not None else 1
         if workers > 1 or join or shared:
             from scrapers.shared_run import crawl_shared
 

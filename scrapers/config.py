@@ -85,6 +85,9 @@ class SourceConfig(BaseModel):
     require_licence: bool = False  # items without a licence are kept, marked, and left out of versions
     conditional_pages: bool = True  # item pages re-fetched with If-None-Match / If-Modified-Since
     settings: dict[str, Any] = Field(default_factory=dict)  # Scrapy setting overrides for this source
+    # worker processes of each crawl of this source (`harvest crawl NAME`, `harvest schedule`); more than one
+    # share one frontier in Redis (`[crawl] redis_url`) for one run; `--workers` overrides it
+    workers: int = Field(default=1, ge=1)
 
     @field_validator("schedule")
     @classmethod

@@ -1,5 +1,8 @@
 """`harvest schedule`: start each source's crawl on its cron schedule, one subprocess per crawl.
 
+A source with `workers = N` (N > 1) is started as `harvest crawl NAME`, which reads it and runs the crawl as
+one shared run of N worker processes (scrapers.shared_run); the scheduler sees one child, as for any crawl.
+
 Never two runs of one source at once: the scheduler skips a source whose child still runs, and the
 crawl itself takes the database lock (a second `running` row is refused, also across machines).
 Runs left `running` by a crash are marked failed on every tick. SIGINT/SIGTERM stop it gracefully:
@@ -94,7 +97,11 @@ class Scheduler:
             seen = [t for t in (last.get(name), self.last_launch.get(name)) if t is not None]
             if not is_due(src.schedule, max(seen) if seen else None, now):
                 continue
-            logger.info("starting scheduled crawl of %s", name)
+            logger.info("starting scheduled crawl of %s%s", name,
+                        f" with {src.workers} workers on the shared frontier" if src.workers > 1 else "")
+            if self.launch and src.workers > 1:
+                logger.warning("source %s has workers = %d, but a Scrapyd job is one process: it crawls with one",
+                               name, src.workers)
             self.children[name] = self.launch(name) if self.launch else subprocess.Popen(self.command(name))
             self.last_launch[name] = now
             self.launched.append(name)
