@@ -34,6 +34,9 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapers.refusals.RememberedRefusals": 45,
     "scrapers.middlewares.LoopbackUnthrottled": 50,
     "scrapers.failures.FailureRecorder": 60,  # before RetryMiddleware (550): sees only final failures
+    # Scrapy's robots.txt middleware, checking every request that waits for a host's robots.txt (scrapers.robots)
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "scrapers.robots.RobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
     "scrapers.refusals.SizedHttpCompression": 590,
 }
