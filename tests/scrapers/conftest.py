@@ -1,4 +1,4 @@
-"""Fixtures of the shared-frontier tests: a Redis key prefix per test, harvest settings on each store."""
+"""Fixtures of the shared-frontier tests: a Redis key prefix per test, harvest settings on PostgreSQL."""
 from __future__ import annotations
 
 import uuid
@@ -31,12 +31,3 @@ def pg_settings(tmp_path, postgres_url, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     return make_settings(tmp_path, postgres_url)
-
-
-@pytest.fixture
-def shared_settings(tmp_path, db_url, monkeypatch):
-    """harvest settings on SQLite and on PostgreSQL (the workers of a shared run write to one store)."""
-    from tests.conftest import make_settings
-
-    monkeypatch.chdir(tmp_path)
-    return make_settings(tmp_path, db_url)

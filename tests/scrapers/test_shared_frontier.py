@@ -96,21 +96,21 @@ def test_two_workers_crawl_one_run_into_one_store(pg_settings, redis_prefix, tmp
     assert not list(connect(REDIS).scan_iter(match=f"{redis_prefix}:*"))  # the run's keys are gone
 
 
-def test_sigkill_one_of_two_workers_and_the_run_still_completes(shared_settings, redis_prefix, tmp_path):
-    pg_settings = shared_settings  # on SQLite and on PostgreSQL
+def test_sigkill_one_of_two_workers_and_the_run_still_completes(settings, redis_prefix, tmp_path):
+    """On SQLite and on PostgreSQL."""
     site = DemoSite(0, fresh=True)
     expected = site.expected()
     slow_down_pages(site, expected["detail_pages"])  # the crawl takes long enough to kill a worker midway
     with serve(site) as srv:
         config = crawl_config(tmp_path, srv.base_url, crawl={
             "batch_size": 2, "concurrency_per_domain": 2, "redis_url": REDIS, "redis_prefix": redis_prefix})
-        proc = _shared_crawl(pg_settings, config, tmp_path / "crawl.log")
+        proc = _shared_crawl(settings, config, tmp_path / "crawl.log")
         try:
-            poll(lambda: db_count(pg_settings.database_url, Item) >= 2, 120, "first items stored", proc)
+            poll(lambda: db_count(settings.database_url, Item) >= 2, 120, "first items stored", proc)
             workers = poll(lambda: [p for p in children(proc.pid) if _is_worker(p)], 30, "two workers", proc)
             assert len(workers) == 2
             os.kill(workers[0], signal.SIGKILL)
-            stored = db_count(pg_settings.database_url, Item)
+            stored = db_count(settings.database_url, Item)
             assert stored < expected["n_detail_pages"], "the kill came too late to test anything"
             code = wait_process(proc, 300, "the shared crawl after one worker was killed")
         finally:
@@ -120,8 +120,8 @@ def test_sigkill_one_of_two_workers_and_the_run_still_completes(shared_settings,
         assert code == 0, log[-4000:]
         moved = re.search(r"died\s+\(exit\s+-9\);\s+(\d+)\s+request\(s\)\s+re-queued", log)
         assert moved and int(moved.group(1)) >= 1, log[-4000:]  # it had work in flight, given to the other
-    _expect_complete(pg_settings, site)
-    (run,) = runs(pg_settings.database_url)  # exactly one run
+    _expect_complete(settings, site)
+    (run,) = runs(settings.database_url)  # exactly one run
     assert run.status == "succeeded", run.error
     assert run.stats["workers"] == 2 and run.stats["workers_died"] == 1
 

@@ -81,13 +81,13 @@ def _dequeued(settings, run_id: int) -> list[int]:
             for log in logs]
 
 
-def test_max_pages_holds_for_the_run_of_two_workers(shared_settings, redis_prefix, tmp_path):
+def test_max_pages_holds_for_the_run_of_two_workers(settings, redis_prefix, tmp_path):
     """`workers = 2` in the source's table, `max_pages = K`: at most K + 2 * CONCURRENCY pages for the run
     (per worker it would be about 2K responses), and the run ends succeeded at its limit."""
     k = 60
     with serve({}, fallback=_after_both_open(redis_prefix, _month)) as site:
         config = _config(tmp_path, site.base_url, redis_prefix, max_pages=k, max_seconds=0)
-        env = harvest_env(shared_settings, config)
+        env = harvest_env(settings, config)
         proc = harvest(["crawl", "cal"], env, tmp_path, timeout=300)  # no --workers: the source's 2
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         fetched = site.paths()
@@ -98,17 +98,17 @@ def test_max_pages_holds_for_the_run_of_two_workers(shared_settings, redis_prefi
     assert k <= len(fetched) and len(pages) <= k + 2 * CONCURRENCY, (len(fetched), len(pages))
     # every response counts (posters, robots.txt), as in Scrapy; with a limit per worker each would get k
     assert len(fetched) < 2 * k, len(fetched)
-    (run,) = runs(shared_settings.database_url)
+    (run,) = runs(settings.database_url)
     assert run.status == "succeeded", run.error
     assert (run.stats["limit_reached"], run.stats["finish_reason"]) == ("max_pages", "closespider_pagecount")
     assert run.stats["workers"] == 2 and run.stats["workers_died"] == 0
     events = [p for p in pages if p.startswith("/event/")]
-    assert db_count(shared_settings.database_url, Item) == len(events) == run.stats["items"]  # none lost
-    assert all(n > 0 for n in _dequeued(shared_settings, run.id))  # both workers crawled
+    assert db_count(settings.database_url, Item) == len(events) == run.stats["items"]  # none lost
+    assert all(n > 0 for n in _dequeued(settings, run.id))  # both workers crawled
     assert "stopped at its limit `max_pages`" in shown and "2 workers on one shared frontier" in shown
 
 
-def test_max_seconds_is_one_deadline_for_the_run(shared_settings, redis_prefix, tmp_path):
+def test_max_seconds_is_one_deadline_for_the_run(settings, redis_prefix, tmp_path):
     """A worker that joins the run late stops at the run's deadline, not max_seconds after its own start."""
     limit = 20.0
 
@@ -118,7 +118,7 @@ def test_max_seconds_is_one_deadline_for_the_run(shared_settings, redis_prefix, 
 
     with serve({}, fallback=slow) as site:
         config = _config(tmp_path, site.base_url, redis_prefix, max_pages=0, max_seconds=limit, workers=1)
-        env = harvest_env(shared_settings, config)
+        env = harvest_env(settings, config)
         with open(tmp_path / "first.log", "wb") as out:
             first = subprocess.Popen([sys.executable, "-m", "harvest", "crawl", "cal", "--shared"], env=env,
                                      cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
@@ -139,11 +139,11 @@ def test_max_seconds_is_one_deadline_for_the_run(shared_settings, redis_prefix, 
                 first.kill()
     # with a deadline per worker the joined one would have run max_seconds after its start, and more
     assert took < limit, took
-    (run,) = runs(shared_settings.database_url)
+    (run,) = runs(settings.database_url)
     assert run.status == "succeeded", run.error
     assert (run.stats["limit_reached"], run.stats["finish_reason"]) == ("max_seconds", "closespider_timeout")
     assert run.stats["workers"] == 2
-    assert all(n > 0 for n in _dequeued(shared_settings, run.id))  # the joined worker crawled too
+    assert all(n > 0 for n in _dequeued(settings, run.id))  # the joined worker crawled too
     assert (run.finished_at - run.started_at).total_seconds() < limit + 30
 
 
@@ -174,7 +174,7 @@ def test_workers_2_with_redis_down_is_a_clear_error(sqlite_settings, tmp_path):
     assert runs(sqlite_settings.database_url) == []  # nothing written
 
 
-def test_the_scheduler_starts_a_source_with_its_workers_as_one_run(shared_settings, redis_prefix, tmp_path,
+def test_the_scheduler_starts_a_source_with_its_workers_as_one_run(settings, redis_prefix, tmp_path,
                                                                    monkeypatch):
     """`workers = 2` and a schedule: `harvest schedule` starts one shared run of two workers."""
     site = DemoSite(0, fresh=True)
@@ -182,7 +182,7 @@ def test_the_scheduler_starts_a_source_with_its_workers_as_one_run(shared_settin
         config = crawl_config(tmp_path, srv.base_url, crawl={"redis_url": REDIS, "redis_prefix": redis_prefix,
                                                              "batch_size": 3},
                               sources={"demo": {"workers": 2, "schedule": "0 3 * * *"}})
-        env = harvest_env(shared_settings, config)
+        env = harvest_env(settings, config)
         for key in ("HARVEST_CONFIG", "HARVEST_DATABASE_URL", "HARVEST_DATA_DIR", "PYTHONPATH"):
             monkeypatch.setenv(key, env[key])  # the scheduler's crawl processes inherit its environment
         assert harvest(["init"], env, tmp_path).returncode == 0
@@ -197,9 +197,9 @@ def test_the_scheduler_starts_a_source_with_its_workers_as_one_run(shared_settin
         child = scheduler.children["demo"]
         scheduler.wait_children(300)
     assert child.returncode == 0
-    _expect_complete(shared_settings, site)
-    (run,) = runs(shared_settings.database_url)  # one run, whatever the workers
+    _expect_complete(settings, site)
+    (run,) = runs(settings.database_url)  # one run, whatever the workers
     assert (run.status, run.trigger) == ("succeeded", "schedule"), run.error
     assert run.stats["workers"] == 2 and run.stats["workers_died"] == 0
     assert run.stats["items"] == site.expected()["n_detail_pages"]
-    assert len(list((shared_settings.data_dir / "runs" / str(run.id)).glob("worker-*.log"))) == 2
+    assert len(list((settings.data_dir / "runs" / str(run.id)).glob("worker-*.log"))) == 2
