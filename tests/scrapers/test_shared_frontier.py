@@ -109,7 +109,9 @@ def test_sigkill_one_of_two_workers_and_the_run_still_completes(settings, redis_
             poll(lambda: db_count(settings.database_url, Item) >= 2, 120, "first items stored", proc)
             workers = poll(lambda: [p for p in children(proc.pid) if _is_worker(p)], 30, "two workers", proc)
             assert len(workers) == 2
-            os.kill(workers[0], signal.SIGKILL)
+            # the worker to kill holds requests in flight (one that has taken none yet would test nothing)
+            busy = poll(lambda: _busy_worker(workers, redis_prefix), 60, "a worker with requests in flight", proc)
+            os.kill(busy, signal.SIGKILL)
             stored = db_count(settings.database_url, Item)
             assert stored < expected["n_detail_pages"], "the kill came too late to test anything"
             code = wait_process(proc, 300, "the shared crawl after one worker was killed")
@@ -132,6 +134,18 @@ def _is_worker(pid: int) -> bool:
             return b"scrapers.shared_run" in f.read()
     except OSError:
         return False
+
+
+def _busy_worker(pids: list[int], redis_prefix: str) -> int | None:
+    """The first of the worker processes `pids` with a request in its in-flight hash, or None."""
+    server = connect(REDIS)
+    for pid in pids:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().decode().split("\0")
+        worker = args[args.index("--worker") + 1]
+        if any(server.hlen(key) for key in server.scan_iter(match=f"{redis_prefix}:run:*:inflight:{worker}")):
+            return pid
+    return None
 
 
 def test_a_second_machine_joins_the_running_shared_run(pg_settings, redis_prefix, tmp_path):
