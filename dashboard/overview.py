@@ -17,45 +17,39 @@ from storage.models import (
 RUNS_PER_SOURCE = 30  # runs shown in the charts over time
 
 
-def _by_source(session: Session, stmt) -> dict[int, int]:
-    return {sid: n for sid, n in session.execute(stmt)}
+def _by_key(session: Session, stmt) -> dict[int, int]:
+    return {key: n for key, n in session.execute(stmt)}
 
 
-def source_counts(session: Session) -> dict[int, dict[str, int]]:
-    """source id -> the counts `harvest status` shows, each one GROUP BY query over all sources."""
-    runs = _by_source(session, select(CrawlRun.source_id, func.count()).group_by(CrawlRun.source_id))
-    items = _by_source(session, select(Item.source_id, func.count()).group_by(Item.source_id))
-    links = _by_source(session, select(Item.source_id, func.count(ItemAsset.id))
-                       .join(ItemAsset, ItemAsset.item_id == Item.id).group_by(Item.source_id))
-    assets = _by_source(session, select(Item.source_id, func.count(distinct(ItemAsset.asset_id)))
-                        .join(ItemAsset, ItemAsset.item_id == Item.id).group_by(Item.source_id))
-    tasks = _by_source(session, select(LabelingProject.source_id, func.count(Task.id))
-                       .join(Task, Task.project_id == LabelingProject.id).group_by(LabelingProject.source_id))
-    anns = _by_source(session, select(LabelingProject.source_id, func.count(Annotation.id))
-                      .join(Task, Task.project_id == LabelingProject.id)
-                      .join(Annotation, Annotation.task_id == Task.id)
-                      .where(Annotation.deleted_at.is_(None)).group_by(LabelingProject.source_id))
-    no_licence = _by_source(session, select(Item.source_id, func.count()).where(
+def store_counts(session: Session) -> dict[str, Any]:
+    """The figures of `harvest status`: {"sources": source id -> counts, "totals": the `all` row and the
+    number of versions}. One GROUP BY query per table, each read from a covering index; the totals are the
+    sums of the groups (every run, item, link, task and annotation belongs to exactly one source or project)."""
+    runs = _by_key(session, select(CrawlRun.source_id, func.count()).group_by(CrawlRun.source_id))
+    items = _by_key(session, select(Item.source_id, func.count()).group_by(Item.source_id))
+    links = {sid: (n, assets) for sid, n, assets in session.execute(
+        select(Item.source_id, func.count(ItemAsset.asset_id), func.count(distinct(ItemAsset.asset_id)))
+        .join(ItemAsset, ItemAsset.item_id == Item.id).group_by(Item.source_id))}
+    no_licence = _by_key(session, select(Item.source_id, func.count()).where(
         or_(Item.licence.is_(None), Item.licence == "")).group_by(Item.source_id))
-    ids = set(runs) | set(items) | set(session.scalars(select(Source.id)))
-    return {sid: {"runs": runs.get(sid, 0), "items": items.get(sid, 0), "images": links.get(sid, 0),
-                  "assets": assets.get(sid, 0), "tasks": tasks.get(sid, 0), "annotations": anns.get(sid, 0),
-                  "no_licence": no_licence.get(sid, 0)} for sid in ids}
-
-
-def totals(session: Session) -> dict[str, int]:
-    """The `all` row of `harvest status`, and the number of versions."""
-    return {
-        "runs": session.scalar(select(func.count(CrawlRun.id))),
-        "items": session.scalar(select(func.count(Item.id))),
-        "images": session.scalar(select(func.count(ItemAsset.id))),
-        "assets": session.scalar(select(func.count(Asset.id))),
-        "tasks": session.scalar(select(func.count(Task.id))),
-        **dict(zip(("annotations", "invalid"), session.execute(  # one pass over the annotations for both
-            select(func.count(Annotation.id), func.coalesce(func.sum(case((Annotation.valid.is_(False), 1), else_=0)), 0))
-            .where(Annotation.deleted_at.is_(None))).one())),
-        "versions": session.scalar(select(func.count(DatasetVersion.id))),
-    }
+    tasks = _by_key(session, select(Task.project_id, func.count()).group_by(Task.project_id))
+    anns = {pid: (n, invalid) for pid, n, invalid in session.execute(
+        select(Task.project_id, func.count(), func.coalesce(func.sum(case((Annotation.valid.is_(False), 1), else_=0)), 0))
+        .join(Task, Task.id == Annotation.task_id).where(Annotation.deleted_at.is_(None)).group_by(Task.project_id))}
+    project_source = dict(session.execute(select(LabelingProject.id, LabelingProject.source_id)).all())
+    per_source: dict[int, dict[str, int]] = {}
+    for sid in set(runs) | set(items) | set(session.scalars(select(Source.id))):
+        pids = [pid for pid, psid in project_source.items() if psid == sid]
+        per_source[sid] = {"runs": runs.get(sid, 0), "items": items.get(sid, 0),
+                           "images": links.get(sid, (0, 0))[0], "assets": links.get(sid, (0, 0))[1],
+                           "tasks": sum(tasks.get(p, 0) for p in pids),
+                           "annotations": sum(anns.get(p, (0, 0))[0] for p in pids),
+                           "no_licence": no_licence.get(sid, 0)}
+    totals = {"runs": sum(runs.values()), "items": sum(items.values()), "images": sum(n for n, _ in links.values()),
+              "assets": session.scalar(select(func.count(Asset.id))), "tasks": sum(tasks.values()),
+              "annotations": sum(n for n, _ in anns.values()), "invalid": sum(int(i) for _, i in anns.values()),
+              "versions": session.scalar(select(func.count(DatasetVersion.id)))}
+    return {"sources": per_source, "totals": totals}
 
 
 def next_run(schedule: str | None, now: datetime) -> datetime | None:
@@ -93,7 +87,8 @@ def overview(session: Session, now: datetime | None = None, memo: Memo | None = 
     """Everything the overview page shows; the full-table aggregates go through `memo`."""
     now = now or datetime.now(timezone.utc)
     memo = memo or uncached(session)
-    counts = memo("source_counts", source_counts)
+    figures = memo("store counts", store_counts)
+    counts = figures["sources"]
     sources = []
     drops: Counter = Counter()
     for src in session.scalars(select(Source).order_by(Source.name)):
@@ -105,7 +100,7 @@ def overview(session: Session, now: datetime | None = None, memo: Memo | None = 
                         "figures": [run_figures(r) for r in runs], "next_run": next_run(src.schedule, now)})
     rejections = memo("rejections", lambda db: dict(db.execute(
         select(ImageRejection.reason, func.count()).group_by(ImageRejection.reason).order_by(ImageRejection.reason)).all()))
-    total = memo("totals", totals)
+    total = figures["totals"]
     return {"sources": sources, "totals": total, "drops": dict(sorted(drops.items())),
             "rejections": rejections, "attention": attention(session, sources, memo, total["invalid"]), "now": now}
 

@@ -15,6 +15,9 @@ from dashboard.app import create_app
 from dashboard.draw import colour, rgb
 from harvest.status import status_table
 from tests.dashboard.conftest import SECRET
+from tests.export.factory import T0
+
+T_DELETED = T0.replace(year=T0.year + 1)
 
 PAGES = ["/", "/runs/1", "/runs/2", "/runs/3", "/samples", "/samples/1", "/samples/21", "/labeling", "/versions",
          "/versions/v1", "/versions/v2", "/diff", "/diff?a=v1&b=v2"]
@@ -58,6 +61,13 @@ def test_grid_filters_show_exactly_the_expected_samples(client, small_store):
     # detection_project: sample i (asset i+1) is cat/dog/bird by i % 3, annotator ann{i % 2}, i < 3 share a
     # cluster; the extra v2 sample (asset 21) is a bird by ann0; asset 1 was relabelled cat -> dog in revision 2
     assert grid_ids(client, "label=bird") == {3, 6, 9, 12, 15, 18, 21}
+    # cat: i % 3 == 0 or i % 4 == 0, but not asset 1, whose current revision says dog only
+    assert grid_ids(client, "label=cat") == {4, 5, 7, 9, 10, 13, 16, 17, 19}
+    assert grid_ids(client, "label=dog") == {1, 2, 5, 8, 11, 14, 17, 20}
+    assert grid_ids(client, "label=cat&annotator=ann0") == {5, 7, 9, 13, 17, 19}
+    assert grid_ids(client, "label=cat&project=proj") == {4, 5, 7, 9, 10, 13, 16, 17, 19}
+    assert grid_ids(client, "label=cat&project=other") == set()
+    assert grid_ids(client, "version=v1&label=cat") == {1, 4, 5, 7, 9, 10, 13, 16, 17, 19}  # frozen before
     assert grid_ids(client, "annotator=ann1") == {2, 4, 6, 8, 10, 12, 14, 16, 18, 20}
     assert grid_ids(client, "annotator=ann1&label=bird") == {6, 12, 18}
     assert grid_ids(client, "version=v1&label=dog") == {2, 5, 8, 11, 14, 17, 20}
@@ -219,6 +229,36 @@ def test_cached_figures_follow_the_store(client, small_store):
     total = r'data-source="all">\s*<td>all</td><td class="n" data-col="runs">4<'
     after = wait_for(lambda: (lambda t: t if re.search(total, t) else None)(client.get("/").text), 20, "new figures")
     assert "run 4 empty" in after
+
+
+def test_label_filter_follows_new_revisions_and_deletions(client, small_store):
+    """The grid reads a sample's current annotations: the newest revision of each, not deleted; a revision that
+    arrives late with a lower number changes nothing. Written through the pull's path (add_revisions, one
+    executemany) and the ORM, while the app runs."""
+    from sqlalchemy import select
+
+    from storage.labels import add_revisions, mark_deleted
+    from storage.models import Annotation, Task
+
+    store, info = small_store
+    with store.sessions() as s:
+        task = s.scalars(select(Task).where(Task.sample_key == info["relabelled"])).one()
+        ann = s.scalars(select(Annotation).where(Annotation.task_id == task.id, Annotation.revision == 2)).one()
+        base = {"task_id": task.id, "ls_annotation_id": ann.ls_annotation_id, "annotator": ann.annotator,
+                "result": [], "problems": [], "received_via": "pull"}
+        add_revisions(s, [{**base, "revision": 4, "targets": [{"type": "choice", "label": "bird"}], "result_hash": "4" * 64}])
+        s.commit()
+    assert 1 in grid_ids(client, "label=bird") and 1 not in grid_ids(client, "label=dog")
+    with store.sessions() as s:  # revision 3 arrives after 4 (a webhook racing a pull): 4 stays current
+        s.add(Annotation(**{**base, "revision": 3, "targets": [{"type": "choice", "label": "cat"}], "result_hash": "3" * 64}))
+        s.commit()
+    assert 1 in grid_ids(client, "label=bird") and 1 not in grid_ids(client, "label=cat")
+    with store.sessions() as s:
+        mark_deleted(s, [(task.id, ann.ls_annotation_id)], T_DELETED)
+        s.commit()
+    assert 1 not in grid_ids(client, "label=bird")
+    assert grid_ids(client, "label=bird") == {3, 6, 9, 12, 15, 18, 21}
+    assert 1 in grid_ids(client, "version=v2&label=dog")  # a version keeps what it froze
 
 
 def test_harvest_dashboard_serves_the_store(tmp_path):
