@@ -50,8 +50,8 @@ def current_with_label(label: str, annotator: str = "", project: str = ""):
                    ~select(newer.id).where(newer.task_id == Annotation.task_id,
                                            newer.ls_annotation_id == Annotation.ls_annotation_id,
                                            newer.revision > Annotation.revision).exists()))
-    if annotator:
-        stmt = stmt.where(Annotation.annotator == annotator)
+    if annotator:  # the label row's copy: the (label, asset) index drives, not the annotator's (half the table)
+        stmt = stmt.where(AnnotationLabel.annotator == annotator)
     if project:
         stmt = (stmt.join(Task, Task.id == Annotation.task_id).join(LabelingProject, LabelingProject.id == Task.project_id)
                 .where(LabelingProject.name == project))

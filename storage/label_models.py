@@ -94,7 +94,8 @@ class Annotation(Base):
 
 
 class AnnotationLabel(Base):
-    """The labels one annotation revision's targets name, one row each (its asset copied from the task).
+    """The labels one annotation revision's targets name, one row each (with the task's asset and the
+    revision's annotator, which never change).
 
     Written by the database itself (triggers of migration 0007 on `annotations`), whoever inserts the
     revision; never written by the application. Whether a revision is current (newest, not deleted) is
@@ -106,6 +107,7 @@ class AnnotationLabel(Base):
     annotation_id: Mapped[int] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"), primary_key=True)
     label: Mapped[str] = mapped_column(Text, primary_key=True)
     asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    annotator: Mapped[str | None] = mapped_column(String(320))
 
 
 class Prediction(Base):

@@ -23,8 +23,8 @@ depends_on = None
 
 # (table, its labels table, labels-table columns after (id, label), the SELECT of those columns from row `r`)
 LABELLED = (
-    ("annotations", "annotation_labels", "annotation_id, label, asset_id",
-     "(SELECT t.asset_id FROM tasks t WHERE t.id = r.task_id)"),
+    ("annotations", "annotation_labels", "annotation_id, label, asset_id, annotator",
+     "(SELECT t.asset_id FROM tasks t WHERE t.id = r.task_id), r.annotator"),
     ("version_members", "member_labels", "member_id, label, version_id, asset_id", "r.version_id, r.asset_id"),
 )
 
@@ -72,7 +72,7 @@ def _create_triggers(dialect: str) -> None:
 
 
 def _new_columns(table: str) -> str:
-    return "NEW.task_id AS task_id" if table == "annotations" else "NEW.version_id AS version_id, NEW.asset_id AS asset_id"
+    return "NEW.task_id AS task_id, NEW.annotator AS annotator" if table == "annotations" else "NEW.version_id AS version_id, NEW.asset_id AS asset_id"
 
 
 def _fill(dialect: str) -> None:
@@ -87,6 +87,7 @@ def upgrade() -> None:
     sa.Column('annotation_id', sa.Integer(), nullable=False),
     sa.Column('label', sa.Text(), nullable=False),
     sa.Column('asset_id', sa.Integer(), nullable=True),
+    sa.Column('annotator', sa.String(length=320), nullable=True),
     sa.ForeignKeyConstraint(['annotation_id'], ['annotations.id'], name=op.f('fk_annotation_labels_annotation_id_annotations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_annotation_labels_asset_id_assets'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('annotation_id', 'label', name=op.f('pk_annotation_labels'))

@@ -59,6 +59,8 @@ def test_every_insert_path_and_an_update_keep_the_labels(db_url):
         ])
         s.commit()
         ids = dict(s.execute(select(Annotation.ls_annotation_id, Annotation.id)).all())
+        assert set(s.execute(select(AnnotationLabel.annotation_id, AnnotationLabel.annotator))) == {
+            (ids[1], "a"), (ids[2], "b"), (ids[3], "b"), (ids[5], "c")}
         assert _rows(s, AnnotationLabel, "annotation_id") == {
             (ids[1], "cat", asset), (ids[1], 'dog "big" 100%_', asset), (ids[2], "bird", asset),
             (ids[3], "PER", None), (ids[5], "ok", asset)}
