@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 TEMPLATES = Jinja2Templates(directory=str(resources.files("dashboard") / "templates"))
 TEMPLATES.env.filters["dt"] = lambda v: v.strftime("%Y-%m-%d %H:%M") if v else "-"
 TEMPLATES.env.filters["colour"] = colour
-WARM_TIMEOUT = 300.0  # seconds shutting down waits for the start-up warm-up
+WARM_TIMEOUT = 30.0  # seconds shutting down waits for the start-up warm-up to end
 CACHE_HEADERS = {"Cache-Control": "private, max-age=86400"}
 
 

@@ -33,9 +33,14 @@ def store_counts(session: Session) -> dict[str, Any]:
     no_licence = _by_key(session, select(Item.source_id, func.count()).where(
         or_(Item.licence.is_(None), Item.licence == "")).group_by(Item.source_id))
     tasks = _by_key(session, select(Task.project_id, func.count()).group_by(Task.project_id))
-    anns = {pid: (n, invalid) for pid, n, invalid in session.execute(
-        select(Task.project_id, func.count(), func.coalesce(func.sum(case((Annotation.valid.is_(False), 1), else_=0)), 0))
-        .join(Task, Task.id == Annotation.task_id).where(Annotation.deleted_at.is_(None)).group_by(Task.project_id))}
+    # one pass over tasks and their live annotations: annotations, invalid ones, and tasks left without any
+    # (a task without a live annotation joins one row of NULLs)
+    unlabeled = case((Annotation.task_id.is_(None) & Task.ls_deleted_at.is_(None), 1), else_=0)
+    anns = {pid: (n, int(invalid or 0), int(waiting or 0)) for pid, n, invalid, waiting in session.execute(
+        select(Task.project_id, func.count(Annotation.task_id), func.sum(case((Annotation.valid.is_(False), 1), else_=0)),
+               func.sum(unlabeled))
+        .outerjoin(Annotation, (Annotation.task_id == Task.id) & Annotation.deleted_at.is_(None))
+        .group_by(Task.project_id))}
     project_source = dict(session.execute(select(LabelingProject.id, LabelingProject.source_id)).all())
     per_source: dict[int, dict[str, int]] = {}
     for sid in set(runs) | set(items) | set(session.scalars(select(Source.id))):
@@ -43,11 +48,12 @@ def store_counts(session: Session) -> dict[str, Any]:
         per_source[sid] = {"runs": runs.get(sid, 0), "items": items.get(sid, 0),
                            "images": links.get(sid, (0, 0))[0], "assets": links.get(sid, (0, 0))[1],
                            "tasks": sum(tasks.get(p, 0) for p in pids),
-                           "annotations": sum(anns.get(p, (0, 0))[0] for p in pids),
+                           "annotations": sum(anns.get(p, (0, 0, 0))[0] for p in pids),
                            "no_licence": no_licence.get(sid, 0)}
     totals = {"runs": sum(runs.values()), "items": sum(items.values()), "images": sum(n for n, _ in links.values()),
               "assets": session.scalar(select(func.count(Asset.id))), "tasks": sum(tasks.values()),
-              "annotations": sum(n for n, _ in anns.values()), "invalid": sum(int(i) for _, i in anns.values()),
+              "annotations": sum(a[0] for a in anns.values()), "invalid": sum(a[1] for a in anns.values()),
+              "waiting": sum(a[2] for a in anns.values()),
               "versions": session.scalar(select(func.count(DatasetVersion.id)))}
     return {"sources": per_source, "totals": totals}
 
@@ -102,11 +108,10 @@ def overview(session: Session, now: datetime | None = None, memo: Memo | None = 
         select(ImageRejection.reason, func.count()).group_by(ImageRejection.reason).order_by(ImageRejection.reason)).all()))
     total = figures["totals"]
     return {"sources": sources, "totals": total, "drops": dict(sorted(drops.items())),
-            "rejections": rejections, "attention": attention(session, sources, memo, total["invalid"]), "now": now}
+            "rejections": rejections, "attention": attention(session, sources, total), "now": now}
 
 
-def attention(session: Session, sources: list[dict[str, Any]], memo: Memo | None = None, invalid: int = 0
-              ) -> list[dict[str, Any]]:
+def attention(session: Session, sources: list[dict[str, Any]], totals: dict[str, int]) -> list[dict[str, Any]]:
     """What a team lead should look at: failed or empty last runs, samples to review, items without licence."""
     out = []
     for s in sources:
@@ -117,20 +122,17 @@ def attention(session: Session, sources: list[dict[str, Any]], memo: Memo | None
         if s["counts"].get("no_licence"):
             out.append({"kind": "no licence", "text": f"{s['source'].name}: {s['counts']['no_licence']} item(s) "
                         "without a licence", "href": f"/samples?source={s['source'].name}&licence=(none)"})
-    memo = memo or uncached(session)
-    waiting = memo("waiting", lambda db: db.scalar(select(func.count(Task.id)).where(
-        Task.ls_deleted_at.is_(None),
-        ~select(Annotation.id).where(Annotation.task_id == Task.id, Annotation.deleted_at.is_(None)).exists())))
-    if waiting:
-        out.append({"kind": "unlabeled", "text": f"{waiting} task(s) without an annotation", "href": "/labeling"})
+    if totals["waiting"]:
+        out.append({"kind": "unlabeled", "text": f"{totals['waiting']} task(s) without an annotation",
+                    "href": "/labeling"})
     latest = session.scalars(select(DatasetVersion).order_by(DatasetVersion.id.desc()).limit(1)).first()
     if latest is not None:
         review = int(((latest.stats or {}).get("needs_review") or {}).get("samples", 0))
         if review:
             out.append({"kind": "review", "text": f"{review} sample(s) held out of {latest.name}: annotators "
                         "disagree, waiting for review", "href": "/labeling#review"})
-    if invalid:
-        out.append({"kind": "invalid", "text": f"{invalid} annotation(s) contradict their label config",
+    if totals["invalid"]:
+        out.append({"kind": "invalid", "text": f"{totals['invalid']} annotation(s) contradict their label config",
                     "href": "/labeling#review"})
     return out
 

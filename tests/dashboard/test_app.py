@@ -15,7 +15,7 @@ from dashboard.app import create_app
 from dashboard.draw import colour, rgb
 from harvest.status import status_table
 from tests.dashboard.conftest import SECRET
-from tests.export.factory import T0
+from tests.export.factory import T0, box
 
 T_DELETED = T0.replace(year=T0.year + 1)
 
@@ -55,6 +55,31 @@ def test_overview_numbers_equal_harvest_status(client, small_store):
             assert shown[key] == columns[header][row], (source, header)
     assert re.search(r'id="versions-count">2<', html)
     assert "run 3 failed" in html and "1 item(s) without a licence" in html
+
+
+def test_overview_counts_tasks_waiting_and_invalid_annotations(small_store):
+    """Tasks without a live annotation (a deleted one does not count; a task deleted in Label Studio is not
+    waiting), invalid annotations, and the figures of `harvest status` after those changes."""
+    store, info = small_store
+    f = info["factory"]
+    from storage.models import LabelingProject
+
+    project = f.session.query(LabelingProject).one()
+    f.task(project, f.image())  # no annotation
+    f.annotate(f.task(project, f.image()), [box("cat", 1, 1, 5, 5)], deleted=True)  # only a deleted one
+    gone = f.task(project, f.image())
+    gone.ls_deleted_at = T0
+    bad = f.annotate(f.task(project, f.image()), [box("cat", 1, 1, 5, 5)])
+    bad.valid = False
+    f.commit()
+    with TestClient(create_app(store, warm=False)) as client:
+        html = client.get("/").text
+    assert "2 task(s) without an annotation" in html
+    assert "1 annotation(s) contradict their label config" in html
+    columns = {c.header: list(c._cells) for c in status_table(store).columns}
+    assert re.search(rf'data-col="annotations">{columns["annotations"][-1]}<', html)
+    assert re.search(rf'data-col="tasks">{columns["labeling tasks"][-1]}<', html)
+    assert columns["labeling tasks"][-1] == "25" and columns["annotations"][-1] == "23"  # 21 + 4, 22 + 1 live
 
 
 def test_grid_filters_show_exactly_the_expected_samples(client, small_store):
