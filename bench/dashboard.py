@@ -152,7 +152,8 @@ def pages(n_assets: int) -> list[tuple[str, str]]:
     sample = f"/samples/{random.Random(1).randrange(1, n_assets + 1)}"
     return [("overview", "/"), ("grid page 1", "/samples"), ("sample page", sample),
             ("grid page 1000", "/samples?page=1000"), ("grid annotator filter", "/samples?annotator=annotator2@bench"),
-            ("grid label filter", "/samples?label=class3"), ("grid label+annotator", "/samples?label=class7&annotator=annotator2@bench"),
+            ("grid label filter", "/samples?label=class3"),
+            ("grid label+annotator", "/samples?label=class7&annotator=annotator2@bench"),
             ("grid version+split", "/samples?version=bench-v1&split=val"),
             ("grid version+label", "/samples?version=bench-v1&label=class3"), ("crawl run page", "/runs/5"),
             ("labeling (agreement over 2,000 tasks)", "/labeling"), ("versions", "/versions")]

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session, aliased
 
 from dashboard.cache import Memo, uncached
 from storage.models import (
-    Annotation, AnnotationLabel, Asset, AssetQuality, DatasetVersion, ImageRejection, Item, ItemAsset, LabelingProject, MemberLabel, Source,
-    Task, VersionMember,
+    Annotation, AnnotationLabel, Asset, AssetQuality, DatasetVersion, ImageRejection, Item, ItemAsset, LabelingProject,
+    MemberLabel, Source, Task, VersionMember,
 )
 from storage.quality import Thresholds
 
