@@ -6,7 +6,9 @@ under `<data_dir>/dashboard/` with names that are digests computed here.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+import logging
+import threading
+from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,11 @@ from storage.blobs import check_key
 from storage.errors import BlobKeyError, BlobNotFound
 from storage.models import Annotation, Asset, DatasetVersion, Task, VersionMember
 
+logger = logging.getLogger(__name__)
 TEMPLATES = Jinja2Templates(directory=str(resources.files("dashboard") / "templates"))
 TEMPLATES.env.filters["dt"] = lambda v: v.strftime("%Y-%m-%d %H:%M") if v else "-"
 TEMPLATES.env.filters["colour"] = colour
+WARM_TIMEOUT = 30.0  # seconds shutting down waits for the start-up warm-up to end
 CACHE_HEADERS = {"Cache-Control": "private, max-age=86400"}
 
 
@@ -51,6 +55,34 @@ class Dashboard:
         self.cache_dir = Path(store.settings.data_dir) / "dashboard"
         self.drawings = Drawings(store.blobs, self.cache_dir / "drawn")
         self.cache = Cache()
+        self.warmed = threading.Event()
+
+    def warm(self) -> None:
+        """At start, in the background: compute the figures of the overview, the grid and the labeling page,
+        so that the first views find them (a view arriving meanwhile waits for the figure being computed
+        instead of computing it again)."""
+        try:
+            with self.session() as s:
+                memo = self.cache.memo(s)
+                overview.overview(s, memo=memo)
+                samples.grid(s, samples.Filters(), 0, memo=memo)
+                memo("choices", samples.filter_choices)
+                self.labeling_projects(s, memo)
+        except Exception:  # noqa: BLE001 - a page computes what the warm-up could not
+            logger.exception("dashboard: warming up the figures failed")
+        finally:
+            self.warmed.set()
+
+    def labeling_projects(self, s, memo) -> list[dict[str, Any]]:
+        projects = []
+        for p in memo("progress", labeling.progress):
+            pid = p["project"].id
+            agree = memo(("agreement", pid), lambda db, pid=pid: labeling.project_agreement(db, pid))
+            people = memo(("annotators", pid), lambda db, pid=pid: labeling.annotators(db, pid))
+            review = memo(("review", pid), lambda db, pid=pid, agree=agree: labeling.review_queue(
+                db, pid, agree["disagreements"]))
+            projects.append({**p, "annotators": people, "agreement": agree, "review": review})
+        return projects
 
     def memo(self, session):
         """Aggregates for this request: cached, and refreshed in the background once the store has changed."""
@@ -107,15 +139,7 @@ class Dashboard:
 
     def labeling(self, request: Request) -> Response:
         with self.session() as s:
-            memo = self.memo(s)
-            projects = []
-            for p in memo("progress", labeling.progress):
-                pid = p["project"].id
-                agree = memo(("agreement", pid), lambda db, pid=pid: labeling.project_agreement(db, pid))
-                people = memo(("annotators", pid), lambda db, pid=pid: labeling.annotators(db, pid))
-                review = memo(("review", pid), lambda db, pid=pid, agree=agree: labeling.review_queue(
-                    db, pid, agree["disagreements"]))
-                projects.append({**p, "annotators": people, "agreement": agree, "review": review})
+            projects = self.labeling_projects(s, self.memo(s))
             figs = [charts.bars(f"{p['project'].name}: annotations per annotator",
                                 {a["annotator"]: a["revisions"] for a in p["annotators"]}) for p in projects
                     if p["annotators"]]
@@ -244,9 +268,33 @@ async def _error(request: Request, exc: HTTPException) -> Response:
                                       status_code=exc.status_code)
 
 
-def create_app(store: Any, token: str | None = None) -> Starlette:
-    """The dashboard over `store`; with `token`, every request must carry it."""
+def prepare() -> None:
+    """Work every first view would otherwise pay for, done once per process before serving: the templates
+    compiled, the ORM's mappers configured, the cron parser imported."""
+    import croniter  # noqa: F401 - used by the overview's next-run column
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+    for name in TEMPLATES.env.list_templates(extensions=["html"]):
+        TEMPLATES.env.get_template(name)
+
+
+def create_app(store: Any, token: str | None = None, warm: bool = True) -> Starlette:
+    """The dashboard over `store`; with `token`, every request must carry it. With `warm`, the figures are
+    computed in the background at start (see Dashboard.warm); shutting down waits for that to end."""
     d = Dashboard(store)
+    prepare()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        thread = threading.Thread(target=d.warm, name="dashboard-warm", daemon=True) if warm else None
+        if thread is not None:
+            thread.start()
+        else:
+            d.warmed.set()
+        yield
+        if thread is not None:
+            thread.join(WARM_TIMEOUT)
     routes = [
         Route("/", d.overview, name="overview"),
         Route("/runs/{run_id:int}", d.run, name="run"),
@@ -263,7 +311,7 @@ def create_app(store: Any, token: str | None = None) -> Starlette:
         Route("/assets/plotly.min.js", d.plotly, name="plotly"),
         Mount("/static", StaticFiles(packages=[("dashboard", "static")]), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _error}, lifespan=lifespan)
     app.add_middleware(Guard, token=token)
     app.state.dashboard = d
     return app

@@ -3,7 +3,8 @@ each an index lookup, plus the small crawl-runs table's progress) and a time lim
 (an annotation marked deleted, a licence corrected), so pages stay fast on large stores.
 
 Once the store has changed, a page is served the previous figures while one background thread per figure
-recomputes them (a page waits only when there is nothing to show yet)."""
+recomputes them (a page waits only when there is nothing to show yet). A figure is computed once at a time:
+a request that finds it being computed (by the start-up warm-up, or another request) waits for that result."""
 from __future__ import annotations
 
 import logging
@@ -23,6 +24,7 @@ from storage.models import (
 logger = logging.getLogger(__name__)
 MAX_AGE = 60.0  # seconds: how stale an aggregate may be after an update in place (no new row)
 MAX_ENTRIES = 256
+WAIT = 120.0  # seconds a request waits for a figure another thread is computing, before computing it itself
 GROWING = (Annotation, Task, Item, ItemAsset, Asset, ImageRejection, DatasetVersion, Export, LabelingProject)
 
 Compute = Callable[[Session], Any]
@@ -53,6 +55,7 @@ class Cache:
         self.max_age = max_age
         self._values: dict[Any, tuple[tuple, float, Any]] = {}
         self._busy: set[Any] = set()
+        self._computing: dict[Any, threading.Event] = {}
         self._lock = threading.Lock()
 
     def get(self, session: Session, key: Any, compute: Compute, current: tuple | None = None,
@@ -66,7 +69,28 @@ class Cache:
         if hit is not None and sessions is not None:
             self._refresh_later(key, compute, sessions)
             return hit[2]
+        if hit is None:
+            return self._compute_once(session, key, compute, current, now)
         return self._store(key, current, now, compute(session))
+
+    def _compute_once(self, session: Session, key: Any, compute: Compute, current: tuple, now: float) -> Any:
+        """Compute a missing figure, or wait for the thread already computing it."""
+        with self._lock:
+            running = self._computing.get(key)
+            if running is None:
+                self._computing[key] = threading.Event()
+        if running is not None:
+            running.wait(WAIT)
+            with self._lock:
+                hit = self._values.get(key)
+            if hit is not None:
+                return hit[2]
+            return self._store(key, current, now, compute(session))
+        try:
+            return self._store(key, current, now, compute(session))
+        finally:
+            with self._lock:
+                self._computing.pop(key).set()
 
     def _store(self, key: Any, current: tuple, when: float, value: Any) -> Any:
         with self._lock:

@@ -17,45 +17,45 @@ from storage.models import (
 RUNS_PER_SOURCE = 30  # runs shown in the charts over time
 
 
-def _by_source(session: Session, stmt) -> dict[int, int]:
-    return {sid: n for sid, n in session.execute(stmt)}
+def _by_key(session: Session, stmt) -> dict[int, int]:
+    return {key: n for key, n in session.execute(stmt)}
 
 
-def source_counts(session: Session) -> dict[int, dict[str, int]]:
-    """source id -> the counts `harvest status` shows, each one GROUP BY query over all sources."""
-    runs = _by_source(session, select(CrawlRun.source_id, func.count()).group_by(CrawlRun.source_id))
-    items = _by_source(session, select(Item.source_id, func.count()).group_by(Item.source_id))
-    links = _by_source(session, select(Item.source_id, func.count(ItemAsset.id))
-                       .join(ItemAsset, ItemAsset.item_id == Item.id).group_by(Item.source_id))
-    assets = _by_source(session, select(Item.source_id, func.count(distinct(ItemAsset.asset_id)))
-                        .join(ItemAsset, ItemAsset.item_id == Item.id).group_by(Item.source_id))
-    tasks = _by_source(session, select(LabelingProject.source_id, func.count(Task.id))
-                       .join(Task, Task.project_id == LabelingProject.id).group_by(LabelingProject.source_id))
-    anns = _by_source(session, select(LabelingProject.source_id, func.count(Annotation.id))
-                      .join(Task, Task.project_id == LabelingProject.id)
-                      .join(Annotation, Annotation.task_id == Task.id)
-                      .where(Annotation.deleted_at.is_(None)).group_by(LabelingProject.source_id))
-    no_licence = _by_source(session, select(Item.source_id, func.count()).where(
+def store_counts(session: Session) -> dict[str, Any]:
+    """The figures of `harvest status`: {"sources": source id -> counts, "totals": the `all` row and the
+    number of versions}. One GROUP BY query per table, each read from a covering index; the totals are the
+    sums of the groups (every run, item, link, task and annotation belongs to exactly one source or project)."""
+    runs = _by_key(session, select(CrawlRun.source_id, func.count()).group_by(CrawlRun.source_id))
+    items = _by_key(session, select(Item.source_id, func.count()).group_by(Item.source_id))
+    links = {sid: (n, assets) for sid, n, assets in session.execute(
+        select(Item.source_id, func.count(ItemAsset.asset_id), func.count(distinct(ItemAsset.asset_id)))
+        .join(ItemAsset, ItemAsset.item_id == Item.id).group_by(Item.source_id))}
+    no_licence = _by_key(session, select(Item.source_id, func.count()).where(
         or_(Item.licence.is_(None), Item.licence == "")).group_by(Item.source_id))
-    ids = set(runs) | set(items) | set(session.scalars(select(Source.id)))
-    return {sid: {"runs": runs.get(sid, 0), "items": items.get(sid, 0), "images": links.get(sid, 0),
-                  "assets": assets.get(sid, 0), "tasks": tasks.get(sid, 0), "annotations": anns.get(sid, 0),
-                  "no_licence": no_licence.get(sid, 0)} for sid in ids}
-
-
-def totals(session: Session) -> dict[str, int]:
-    """The `all` row of `harvest status`, and the number of versions."""
-    return {
-        "runs": session.scalar(select(func.count(CrawlRun.id))),
-        "items": session.scalar(select(func.count(Item.id))),
-        "images": session.scalar(select(func.count(ItemAsset.id))),
-        "assets": session.scalar(select(func.count(Asset.id))),
-        "tasks": session.scalar(select(func.count(Task.id))),
-        **dict(zip(("annotations", "invalid"), session.execute(  # one pass over the annotations for both
-            select(func.count(Annotation.id), func.coalesce(func.sum(case((Annotation.valid.is_(False), 1), else_=0)), 0))
-            .where(Annotation.deleted_at.is_(None))).one())),
-        "versions": session.scalar(select(func.count(DatasetVersion.id))),
-    }
+    tasks = _by_key(session, select(Task.project_id, func.count()).group_by(Task.project_id))
+    # one pass over tasks and their live annotations: annotations, invalid ones, and tasks left without any
+    # (a task without a live annotation joins one row of NULLs)
+    unlabeled = case((Annotation.task_id.is_(None) & Task.ls_deleted_at.is_(None), 1), else_=0)
+    anns = {pid: (n, int(invalid or 0), int(waiting or 0)) for pid, n, invalid, waiting in session.execute(
+        select(Task.project_id, func.count(Annotation.task_id), func.sum(case((Annotation.valid.is_(False), 1), else_=0)),
+               func.sum(unlabeled))
+        .outerjoin(Annotation, (Annotation.task_id == Task.id) & Annotation.deleted_at.is_(None))
+        .group_by(Task.project_id))}
+    project_source = dict(session.execute(select(LabelingProject.id, LabelingProject.source_id)).all())
+    per_source: dict[int, dict[str, int]] = {}
+    for sid in set(runs) | set(items) | set(session.scalars(select(Source.id))):
+        pids = [pid for pid, psid in project_source.items() if psid == sid]
+        per_source[sid] = {"runs": runs.get(sid, 0), "items": items.get(sid, 0),
+                           "images": links.get(sid, (0, 0))[0], "assets": links.get(sid, (0, 0))[1],
+                           "tasks": sum(tasks.get(p, 0) for p in pids),
+                           "annotations": sum(anns.get(p, (0, 0, 0))[0] for p in pids),
+                           "no_licence": no_licence.get(sid, 0)}
+    totals = {"runs": sum(runs.values()), "items": sum(items.values()), "images": sum(n for n, _ in links.values()),
+              "assets": session.scalar(select(func.count(Asset.id))), "tasks": sum(tasks.values()),
+              "annotations": sum(a[0] for a in anns.values()), "invalid": sum(a[1] for a in anns.values()),
+              "waiting": sum(a[2] for a in anns.values()),
+              "versions": session.scalar(select(func.count(DatasetVersion.id)))}
+    return {"sources": per_source, "totals": totals}
 
 
 def next_run(schedule: str | None, now: datetime) -> datetime | None:
@@ -93,7 +93,8 @@ def overview(session: Session, now: datetime | None = None, memo: Memo | None = 
     """Everything the overview page shows; the full-table aggregates go through `memo`."""
     now = now or datetime.now(timezone.utc)
     memo = memo or uncached(session)
-    counts = memo("source_counts", source_counts)
+    figures = memo("store counts", store_counts)
+    counts = figures["sources"]
     sources = []
     drops: Counter = Counter()
     for src in session.scalars(select(Source).order_by(Source.name)):
@@ -105,13 +106,12 @@ def overview(session: Session, now: datetime | None = None, memo: Memo | None = 
                         "figures": [run_figures(r) for r in runs], "next_run": next_run(src.schedule, now)})
     rejections = memo("rejections", lambda db: dict(db.execute(
         select(ImageRejection.reason, func.count()).group_by(ImageRejection.reason).order_by(ImageRejection.reason)).all()))
-    total = memo("totals", totals)
+    total = figures["totals"]
     return {"sources": sources, "totals": total, "drops": dict(sorted(drops.items())),
-            "rejections": rejections, "attention": attention(session, sources, memo, total["invalid"]), "now": now}
+            "rejections": rejections, "attention": attention(session, sources, total), "now": now}
 
 
-def attention(session: Session, sources: list[dict[str, Any]], memo: Memo | None = None, invalid: int = 0
-              ) -> list[dict[str, Any]]:
+def attention(session: Session, sources: list[dict[str, Any]], totals: dict[str, int]) -> list[dict[str, Any]]:
     """What a team lead should look at: failed or empty last runs, samples to review, items without licence."""
     out = []
     for s in sources:
@@ -122,20 +122,17 @@ def attention(session: Session, sources: list[dict[str, Any]], memo: Memo | None
         if s["counts"].get("no_licence"):
             out.append({"kind": "no licence", "text": f"{s['source'].name}: {s['counts']['no_licence']} item(s) "
                         "without a licence", "href": f"/samples?source={s['source'].name}&licence=(none)"})
-    memo = memo or uncached(session)
-    waiting = memo("waiting", lambda db: db.scalar(select(func.count(Task.id)).where(
-        Task.ls_deleted_at.is_(None),
-        ~select(Annotation.id).where(Annotation.task_id == Task.id, Annotation.deleted_at.is_(None)).exists())))
-    if waiting:
-        out.append({"kind": "unlabeled", "text": f"{waiting} task(s) without an annotation", "href": "/labeling"})
+    if totals["waiting"]:
+        out.append({"kind": "unlabeled", "text": f"{totals['waiting']} task(s) without an annotation",
+                    "href": "/labeling"})
     latest = session.scalars(select(DatasetVersion).order_by(DatasetVersion.id.desc()).limit(1)).first()
     if latest is not None:
         review = int(((latest.stats or {}).get("needs_review") or {}).get("samples", 0))
         if review:
             out.append({"kind": "review", "text": f"{review} sample(s) held out of {latest.name}: annotators "
                         "disagree, waiting for review", "href": "/labeling#review"})
-    if invalid:
-        out.append({"kind": "invalid", "text": f"{invalid} annotation(s) contradict their label config",
+    if totals["invalid"]:
+        out.append({"kind": "invalid", "text": f"{totals['invalid']} annotation(s) contradict their label config",
                     "href": "/labeling#review"})
     return out
 

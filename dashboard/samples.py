@@ -1,17 +1,16 @@
 """The samples grid (filters, paging in SQL) and the sample page (revisions, provenance, near-duplicates)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from dashboard.cache import Memo, uncached
 from storage.models import (
-    Annotation, Asset, AssetQuality, DatasetVersion, ImageRejection, Item, ItemAsset, LabelingProject, Source, Task,
-    VersionMember,
+    Annotation, AnnotationLabel, Asset, AssetQuality, DatasetVersion, ImageRejection, Item, ItemAsset, LabelingProject,
+    MemberLabel, Source, Task, VersionMember,
 )
 from storage.quality import Thresholds
 
@@ -42,10 +41,31 @@ class Filters:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
 
 
-def _like_label(column, label: str):
-    """Targets (JSON text, as written by the JSON type: `"label": "cat"`) that hold this label."""
-    escaped = json.dumps(label)[1:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return cast(column, String).like(f'%"label": "{escaped}"%', escape="\\")
+def current_with_label(label: str, annotator: str = "", project: str = ""):
+    """SELECT of the asset ids whose current annotations (the newest revision of each, not deleted) name
+    `label` (by `annotator`, in `project`, when given): read from annotation_labels by its (label, asset) index."""
+    newer = aliased(Annotation)
+    stmt = (select(AnnotationLabel.asset_id).join(Annotation, Annotation.id == AnnotationLabel.annotation_id)
+            .where(AnnotationLabel.label == label, Annotation.deleted_at.is_(None),
+                   ~select(newer.id).where(newer.task_id == Annotation.task_id,
+                                           newer.ls_annotation_id == Annotation.ls_annotation_id,
+                                           newer.revision > Annotation.revision).exists()))
+    if annotator:  # the label row's copy: the (label, asset) index drives, not the annotator's (half the table)
+        stmt = stmt.where(AnnotationLabel.annotator == annotator)
+    if project:
+        stmt = (stmt.join(Task, Task.id == Annotation.task_id).join(LabelingProject, LabelingProject.id == Task.project_id)
+                .where(LabelingProject.name == project))
+    return stmt
+
+
+def annotated(annotator: str = "", project: str = ""):
+    """SELECT of the asset ids with a live annotation (by `annotator`, in `project`, when given)."""
+    stmt = select(Task.asset_id).join(Annotation, Annotation.task_id == Task.id).where(Annotation.deleted_at.is_(None))
+    if annotator:
+        stmt = stmt.where(Annotation.annotator == annotator)
+    if project:
+        stmt = stmt.join(LabelingProject, LabelingProject.id == Task.project_id).where(LabelingProject.name == project)
+    return stmt
 
 
 def _quality(flag: str, t: Thresholds = Thresholds()):
@@ -79,7 +99,8 @@ def grid_query(session: Session, f: Filters):
         if f.split:
             stmt = stmt.where(VersionMember.split == f.split)
         if f.label:
-            stmt = stmt.where(_like_label(VersionMember.targets, f.label))
+            stmt = stmt.where(Asset.id.in_(select(MemberLabel.asset_id).where(MemberLabel.version_id == version.id,
+                                                                                 MemberLabel.label == f.label)))
     if f.source or f.licence:
         link = select(ItemAsset.id).join(Item, Item.id == ItemAsset.item_id).where(ItemAsset.asset_id == Asset.id)
         if f.source:
@@ -89,17 +110,10 @@ def grid_query(session: Session, f: Filters):
         elif f.licence:
             link = link.where(Item.licence == f.licence)
         stmt = stmt.where(link.exists())
-    ann = None
-    if f.project or f.annotator or (f.label and version is None):
-        ann = (select(Annotation.id).join(Task, Task.id == Annotation.task_id)
-               .where(Task.asset_id == Asset.id, Annotation.deleted_at.is_(None)))
-        if f.project:
-            ann = ann.join(LabelingProject, LabelingProject.id == Task.project_id).where(LabelingProject.name == f.project)
-        if f.annotator:
-            ann = ann.where(Annotation.annotator == f.annotator)
-        if f.label and version is None:
-            ann = ann.where(_like_label(Annotation.targets, f.label))
-        stmt = stmt.where(ann.exists())
+    if f.label and version is None:
+        stmt = stmt.where(Asset.id.in_(current_with_label(f.label, f.annotator, f.project)))
+    elif f.project or f.annotator:
+        stmt = stmt.where(Asset.id.in_(annotated(f.annotator, f.project)))
     if f.cluster:
         if not f.cluster.isdigit():
             raise BadFilter(f"cluster must be a number; found {f.cluster!r}")
@@ -156,16 +170,27 @@ def rejections(session: Session, f: Filters, page: int, per_page: int, memo: Mem
     return {"kind": "rejections", "rows": rows, "total": total, "page": page, "per_page": per_page, "version": None}
 
 
+def distinct_values(session: Session, col, limit: int = 200) -> list[Any]:
+    """The distinct non-null values of an indexed column, in order: one index seek per value (a recursive
+    query stepping to the next larger value), not a pass over the table."""
+    first = select(col).where(col.is_not(None)).order_by(col).limit(1).scalar_subquery()
+    values = select(first.label("v")).cte("distinct_values", recursive=True)
+    prev = values.alias("prev")
+    step = select(col).where(col > prev.c.v).order_by(col).limit(1).scalar_subquery()
+    values = values.union_all(select(step).where(prev.c.v.is_not(None)))
+    return list(session.scalars(select(values.c.v).where(values.c.v.is_not(None)).limit(limit)))
+
+
 def filter_choices(session: Session) -> dict[str, list[str]]:
     """Values offered in the grid's filter menus (small, distinct lists)."""
     def distinct(col, limit: int = 200) -> list[str]:
         return [v for v in session.scalars(select(col).where(col.is_not(None)).distinct().order_by(col).limit(limit))]
 
-    licences = distinct(Item.licence)
+    licences = distinct_values(session, Item.licence)  # large tables: index seeks (see distinct_values)
     return {
         "source": distinct(Source.name), "project": distinct(LabelingProject.name),
         "version": distinct(DatasetVersion.name), "split": ["train", "val", "test"],
-        "licence": [NONE, *[v for v in licences if v]], "annotator": distinct(Annotation.annotator),
+        "licence": [NONE, *[v for v in licences if v]], "annotator": distinct_values(session, Annotation.annotator),
         "rejection": ["(any)", *distinct(ImageRejection.reason)],
         "quality": ["blurry", "dark", "bright", "low_information", "odd_aspect", "grayscale"],
         "label": sorted({str(label) for labels in session.scalars(select(LabelingProject.labels)) for label in labels or []}),

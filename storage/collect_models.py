@@ -59,7 +59,10 @@ class Item(Base):
     source: the same URL crawled by two sources is two items, each with its own licence and attribution."""
 
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("source_id", "canonical_url"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "canonical_url"),
+        Index("ix_items_licence_source", "licence", "source_id"),  # items without licence, the licence menu
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
@@ -124,7 +127,10 @@ class ItemAsset(Base):
     """The link between an item and an asset it shows, with the image URL's own provenance."""
 
     __tablename__ = "item_assets"
-    __table_args__ = (UniqueConstraint("item_id", "url"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "url"),
+        Index("ix_item_assets_item_asset", "item_id", "asset_id"),  # images and assets per source, from the index
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)

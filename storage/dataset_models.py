@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base, utcnow
@@ -37,7 +37,10 @@ class VersionMember(Base):
     """One sample of a version with the exact annotation revision and targets it was frozen with."""
 
     __tablename__ = "version_members"
-    __table_args__ = (UniqueConstraint("version_id", "sample_key"),)
+    __table_args__ = (
+        UniqueConstraint("version_id", "sample_key"),
+        Index("ix_version_members_version_split", "version_id", "split", "asset_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"), index=True)
@@ -56,6 +59,20 @@ class VersionMember(Base):
     provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     version: Mapped[DatasetVersion] = relationship(back_populates="members")
+
+
+class MemberLabel(Base):
+    """The labels one version member's frozen targets name, one row each (members never change).
+
+    Written by the database itself (a trigger of migration 0007 on `version_members`)."""
+
+    __tablename__ = "member_labels"
+    __table_args__ = (Index("ix_member_labels_version_label_asset", "version_id", "label", "asset_id"),)
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("version_members.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(Text, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"))
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
 
 
 class Export(Base):

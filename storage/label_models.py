@@ -63,7 +63,12 @@ class Annotation(Base):
 
     __tablename__ = "annotations"
     # scoped by task: Label Studio's annotation ids restart after a server reset
-    __table_args__ = (UniqueConstraint("task_id", "ls_annotation_id", "revision"),)
+    __table_args__ = (
+        UniqueConstraint("task_id", "ls_annotation_id", "revision"),
+        # covering indexes of the dashboard's counts: per task (live, valid) and per annotator
+        Index("ix_annotations_task_live", "task_id", "deleted_at", "valid"),
+        Index("ix_annotations_annotator_live", "annotator", "deleted_at", "task_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
@@ -86,6 +91,23 @@ class Annotation(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     task: Mapped[Task] = relationship(back_populates="annotations")
+
+
+class AnnotationLabel(Base):
+    """The labels one annotation revision's targets name, one row each (with the task's asset and the
+    revision's annotator, which never change).
+
+    Written by the database itself (triggers of migration 0007 on `annotations`), whoever inserts the
+    revision; never written by the application. Whether a revision is current (newest, not deleted) is
+    decided when reading, so a new revision or a deletion needs no update here."""
+
+    __tablename__ = "annotation_labels"
+    __table_args__ = (Index("ix_annotation_labels_label_asset", "label", "asset_id"),)
+
+    annotation_id: Mapped[int] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(Text, primary_key=True)
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    annotator: Mapped[str | None] = mapped_column(String(320))
 
 
 class Prediction(Base):

@@ -15,6 +15,9 @@ from dashboard.app import create_app
 from dashboard.draw import colour, rgb
 from harvest.status import status_table
 from tests.dashboard.conftest import SECRET
+from tests.export.factory import T0, box
+
+T_DELETED = T0.replace(year=T0.year + 1)
 
 PAGES = ["/", "/runs/1", "/runs/2", "/runs/3", "/samples", "/samples/1", "/samples/21", "/labeling", "/versions",
          "/versions/v1", "/versions/v2", "/diff", "/diff?a=v1&b=v2"]
@@ -54,10 +57,42 @@ def test_overview_numbers_equal_harvest_status(client, small_store):
     assert "run 3 failed" in html and "1 item(s) without a licence" in html
 
 
+def test_overview_counts_tasks_waiting_and_invalid_annotations(small_store):
+    """Tasks without a live annotation (a deleted one does not count; a task deleted in Label Studio is not
+    waiting), invalid annotations, and the figures of `harvest status` after those changes."""
+    store, info = small_store
+    f = info["factory"]
+    from storage.models import LabelingProject
+
+    project = f.session.query(LabelingProject).one()
+    f.task(project, f.image())  # no annotation
+    f.annotate(f.task(project, f.image()), [box("cat", 1, 1, 5, 5)], deleted=True)  # only a deleted one
+    gone = f.task(project, f.image())
+    gone.ls_deleted_at = T0
+    bad = f.annotate(f.task(project, f.image()), [box("cat", 1, 1, 5, 5)])
+    bad.valid = False
+    f.commit()
+    with TestClient(create_app(store, warm=False)) as client:
+        html = client.get("/").text
+    assert "2 task(s) without an annotation" in html
+    assert "1 annotation(s) contradict their label config" in html
+    columns = {c.header: list(c._cells) for c in status_table(store).columns}
+    assert re.search(rf'data-col="annotations">{columns["annotations"][-1]}<', html)
+    assert re.search(rf'data-col="tasks">{columns["labeling tasks"][-1]}<', html)
+    assert columns["labeling tasks"][-1] == "25" and columns["annotations"][-1] == "23"  # 21 + 4, 22 + 1 live
+
+
 def test_grid_filters_show_exactly_the_expected_samples(client, small_store):
     # detection_project: sample i (asset i+1) is cat/dog/bird by i % 3, annotator ann{i % 2}, i < 3 share a
     # cluster; the extra v2 sample (asset 21) is a bird by ann0; asset 1 was relabelled cat -> dog in revision 2
     assert grid_ids(client, "label=bird") == {3, 6, 9, 12, 15, 18, 21}
+    # cat: i % 3 == 0 or i % 4 == 0, but not asset 1, whose current revision says dog only
+    assert grid_ids(client, "label=cat") == {4, 5, 7, 9, 10, 13, 16, 17, 19}
+    assert grid_ids(client, "label=dog") == {1, 2, 5, 8, 11, 14, 17, 20}
+    assert grid_ids(client, "label=cat&annotator=ann0") == {5, 7, 9, 13, 17, 19}
+    assert grid_ids(client, "label=cat&project=proj") == {4, 5, 7, 9, 10, 13, 16, 17, 19}
+    assert grid_ids(client, "label=cat&project=other") == set()
+    assert grid_ids(client, "version=v1&label=cat") == {1, 4, 5, 7, 9, 10, 13, 16, 17, 19}  # frozen before
     assert grid_ids(client, "annotator=ann1") == {2, 4, 6, 8, 10, 12, 14, 16, 18, 20}
     assert grid_ids(client, "annotator=ann1&label=bird") == {6, 12, 18}
     assert grid_ids(client, "version=v1&label=dog") == {2, 5, 8, 11, 14, 17, 20}
@@ -219,6 +254,36 @@ def test_cached_figures_follow_the_store(client, small_store):
     total = r'data-source="all">\s*<td>all</td><td class="n" data-col="runs">4<'
     after = wait_for(lambda: (lambda t: t if re.search(total, t) else None)(client.get("/").text), 20, "new figures")
     assert "run 4 empty" in after
+
+
+def test_label_filter_follows_new_revisions_and_deletions(client, small_store):
+    """The grid reads a sample's current annotations: the newest revision of each, not deleted; a revision that
+    arrives late with a lower number changes nothing. Written through the pull's path (add_revisions, one
+    executemany) and the ORM, while the app runs."""
+    from sqlalchemy import select
+
+    from storage.labels import add_revisions, mark_deleted
+    from storage.models import Annotation, Task
+
+    store, info = small_store
+    with store.sessions() as s:
+        task = s.scalars(select(Task).where(Task.sample_key == info["relabelled"])).one()
+        ann = s.scalars(select(Annotation).where(Annotation.task_id == task.id, Annotation.revision == 2)).one()
+        base = {"task_id": task.id, "ls_annotation_id": ann.ls_annotation_id, "annotator": ann.annotator,
+                "result": [], "problems": [], "received_via": "pull"}
+        add_revisions(s, [{**base, "revision": 4, "targets": [{"type": "choice", "label": "bird"}], "result_hash": "4" * 64}])
+        s.commit()
+    assert 1 in grid_ids(client, "label=bird") and 1 not in grid_ids(client, "label=dog")
+    with store.sessions() as s:  # revision 3 arrives after 4 (a webhook racing a pull): 4 stays current
+        s.add(Annotation(**{**base, "revision": 3, "targets": [{"type": "choice", "label": "cat"}], "result_hash": "3" * 64}))
+        s.commit()
+    assert 1 in grid_ids(client, "label=bird") and 1 not in grid_ids(client, "label=cat")
+    with store.sessions() as s:
+        mark_deleted(s, [(task.id, ann.ls_annotation_id)], T_DELETED)
+        s.commit()
+    assert 1 not in grid_ids(client, "label=bird")
+    assert grid_ids(client, "label=bird") == {3, 6, 9, 12, 15, 18, 21}
+    assert 1 in grid_ids(client, "version=v2&label=dog")  # a version keeps what it froze
 
 
 def test_harvest_dashboard_serves_the_store(tmp_path):
