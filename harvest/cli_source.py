@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
             raise CheckFailed(f"source '{name}' is a Python spider ({source.spider}); use `scrapy parse --spider "
                               f"{name} URL` for it. `harvest source check` reads config-driven sources.")
         target = url or (source.start_urls or source.sitemap_urls)[0]
-        if source.render == "browser":  # as the crawl sees it: rendered by chromium, bounded scrolls
+        if source.renders(target):  # as the crawl sees it: rendered by chromium, bounded scrolls
             from scrapers.browser import render_page
             from scrapers.urlpolicy import Policy
 

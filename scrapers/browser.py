@@ -1,4 +1,5 @@
-"""Pages rendered by a real browser (`render = "browser"`): scrapy-playwright driving Debian's chromium.
+"""Pages rendered by a real browser (`render = "browser"`, or only the pages matching `render_urls`):
+scrapy-playwright driving Debian's chromium.
 
 Only the spider's page requests are rendered (marked with Request.meta["playwright"]); images, sitemaps and
 robots.txt are still fetched by Scrapy's HTTP handler. The browser is the system one (`/usr/bin/chromium`,

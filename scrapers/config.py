@@ -78,7 +78,9 @@ class SourceConfig(BaseModel):
     max_seconds: float = Field(default=DEFAULT_MAX_SECONDS, ge=0)
     # pages through a real browser (scrapy-playwright + chromium), for images that exist only after scripts
     render: Literal["http", "browser"] = "http"
-    scrolls: int = Field(default=0, ge=0, le=50)  # with render = "browser": scrolls to the bottom per page
+    # regexes: only pages whose URL matches one go through the browser (the others over plain HTTP)
+    render_urls: list[str] = Field(default_factory=list)
+    scrolls: int = Field(default=0, ge=0, le=50)  # rendered pages: scrolls to the bottom per page
     # host[:port] of the site's canonical name: page links to any allowed domain are requested on it
     # (www vs bare, a second name of the same server), so each page is fetched and stored once
     canonical_host: str | None = None
@@ -138,6 +140,11 @@ class SourceConfig(BaseModel):
         from scrapers.selectors import check_regex, check_selector
 
         check_regex("item_pattern", self.item_pattern)
+        for i, rule in enumerate(self.render_urls):
+            check_regex(f"render_urls[{i}]", rule)
+        if self.render_urls and self.render == "browser":
+            raise ValueError('render = "browser" renders every page and render_urls only the pages it matches; '
+                             'keep one: drop render = "browser" to render only the render_urls pages')
         for i, rule in enumerate(self.sitemap_rules):
             check_regex(f"sitemap_rules[{i}]", rule)
         for key in ("follow", "item_links", "images"):
@@ -154,6 +161,15 @@ class SourceConfig(BaseModel):
         """The crawl limits as Scrapy settings (0 switches a limit off, as in Scrapy)."""
         return {"CLOSESPIDER_PAGECOUNT": self.max_pages, "DEPTH_LIMIT": self.max_depth,
                 "CLOSESPIDER_TIMEOUT": self.max_seconds}
+
+    @property
+    def uses_browser(self) -> bool:
+        """Whether any page of this source is rendered by the browser."""
+        return self.render == "browser" or bool(self.render_urls)
+
+    def renders(self, url: str) -> bool:
+        """Whether the page at `url` is rendered by the browser (`render = "browser"`, or a `render_urls` match)."""
+        return self.render == "browser" or any(re.search(rule, url) for rule in self.render_urls)
 
     @property
     def kind(self) -> str:

@@ -48,7 +48,8 @@ def run_stats(stats: dict[str, Any], gone: int = 0) -> dict[str, Any]:
                        "offsite_image_hosts": _counts(stats, "urlpolicy/offsite_image_host/")},
         "failed_urls": list(stats.get("harvest/failed_urls") or []),
         "items_failed": get("items_failed"),
-        "pages_unchanged": get("pages_unchanged"), "browser_aborted": get("browser_aborted"),
+        "pages_unchanged": get("pages_unchanged"), "pages_rendered": get("pages_rendered"),
+        "browser_aborted": get("browser_aborted"),
         **({"workers": get("workers"), "workers_died": get("workers_died")} if "harvest/workers" in stats else {}),
     }
 

@@ -59,7 +59,7 @@ def spider_class(name: str, source: SourceConfig, crawl: CrawlConfig, known: dic
     else:
         base = ConfigSpider
     rendered = {}
-    if source.render == "browser":
+    if source.uses_browser:  # pages without the browser's mark still go over Scrapy's HTTP handler
         from scrapers.browser import browser_settings
 
         rendered = browser_settings(crawl.chromium)

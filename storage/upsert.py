@@ -18,9 +18,9 @@ MAX_PARAMS = 30_000
 def _insert_for(session: Session, model: type):
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(model)
+        return postgresql.insert(model.__table__)
     if dialect == "sqlite":
-        return sqlite.insert(model)
+        return sqlite.insert(model.__table__)
     raise NotImplementedError(f"upsert supports sqlite and postgresql, not {dialect!r}")
 
 

@@ -62,7 +62,7 @@ class ConfigSpider(SitemapSpider):
 
     def _page_request(self, request: scrapy.Request) -> scrapy.Request:
         """A page request as the source wants it: through the browser, or conditional when it is a stored item page."""
-        if self.source.render == "browser":
+        if self.source.renders(request.url):
             from scrapers.browser import page_meta
 
             request.meta.update(page_meta(self.source.scrolls))
@@ -106,6 +106,8 @@ class ConfigSpider(SitemapSpider):
 
     def _text(self, response: Response) -> bool:
         self.crawler.stats.inc_value("harvest/pages")
+        if response.meta.get("playwright"):
+            self.crawler.stats.inc_value("harvest/pages_rendered")
         if isinstance(response, TextResponse):
             return True
         self.crawler.stats.inc_value("harvest/pages_not_text")  # an image or a PDF reached by a link

@@ -11,7 +11,8 @@ import pytest
 
 from tests.scrapers.helpers import check, harvest, harvest_env, runs, write_toml
 from tests.scrapers.sites import serve
-from tests.scrapers.sites.scripted import EXPECTED, routes, source
+from tests.scrapers.sites.scripted import (EXPECTED, LISTING_EXPECTED, listing_routes, listing_source, routes,
+                                           source)
 from tests.scrapers.test_sites import _stored
 from tests.services import missing
 
@@ -54,6 +55,38 @@ def test_js_page_needs_the_browser(chromium, settings, tmp_path):
     assert "/photos/2.json" in requested and "/photos/3.json" not in requested  # scrolls are bounded
     assert "/img/5.png" not in requested
     assert [p for p in requested if p.endswith(".png") and requested.count(p) > 1] == []  # the browser loads none
+
+
+def test_render_urls_renders_only_the_matching_pages(chromium, settings, tmp_path):
+    """The listing goes over plain HTTP (its script is never fetched); only the
+    gallery page matching `render_urls` is rendered, and its JavaScript-only images are stored."""
+    with serve({}) as elsewhere:
+        with serve(listing_routes(elsewhere.url("/beacon"))) as site:
+            config = write_toml(tmp_path / "harvest.toml", {"sources.wild": listing_source(site.base_url)})
+            check(harvest(["crawl", "wild"], harvest_env(settings, config), tmp_path, timeout=300))
+            requested = site.paths()
+
+    (run,) = runs(settings.database_url)
+    assert run.status == "succeeded", (run.error, run.stats)
+    assert _stored(settings.database_url) == LISTING_EXPECTED  # the gallery's records; nothing from the listing
+    assert run.stats["pages"] == 2 and run.stats["pages_rendered"] == 1
+    assert requested.count("/") == 1 and requested.count("/gallery.html") == 1
+    assert "/listing.js" not in requested  # the listing was not rendered
+    assert "/app.js" in requested and "/photos/2.json" in requested and "/photos/3.json" not in requested
+    assert run.stats["images_downloaded"] == 4
+
+
+def test_render_urls_are_checked_at_load(settings, tmp_path):
+    bad = write_toml(tmp_path / "bad.toml", {"sources.wild": {**listing_source("http://127.0.0.1:9"),
+                                                              "render_urls": ["/gallery(.html"]}})
+    proc = harvest(["crawl", "wild"], harvest_env(settings, bad), tmp_path)
+    out = " ".join((proc.stdout + proc.stderr).split())  # the console wraps long lines
+    assert proc.returncode != 0 and "render_urls[0]" in out and "not a valid regular expression" in out
+    both = write_toml(tmp_path / "both.toml", {"sources.wild": {**listing_source("http://127.0.0.1:9"),
+                                                               "render": "browser"}})
+    proc = harvest(["crawl", "wild"], harvest_env(settings, both), tmp_path)
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0 and 'drop render = "browser" to render only the render_urls pages' in out
 
 
 def test_browser_source_without_chromium_is_a_clear_error(settings, tmp_path):

@@ -57,3 +57,28 @@ def source(base: str, render: str, scrolls: int) -> dict:
 # with scrolls = 1: the first batch (on load) and the second (after one scroll); never the third
 EXPECTED = {("/", f"/img/{i}.png"): ({"caption": caption}, [(f"/img/{i}.png", alt, None, caption)])
             for n in (1, 2) for i, alt, caption in BATCHES[n]}
+
+
+# A listing page (plain HTML, links to the gallery) with a script of its own: with `render_urls` matching the
+# gallery only, the listing is fetched over plain HTTP, so its script is never even requested.
+LISTING_JS = 'document.title = "rendered";'
+
+
+
+def listing_routes(beacon: str) -> dict[str, Page]:
+    out = routes(beacon)
+    out["/gallery.html"] = out.pop("/")
+    out["/"] = html('<!doctype html><html><head><title>Index</title></head><body><h1>Galleries</h1>'
+                    '<a class="gallery" href="/gallery.html">Wildlife</a><script src="/listing.js"></script>'
+                    '</body></html>')
+    out["/listing.js"] = Page(LISTING_JS.encode(), "application/javascript")
+    return out
+
+
+def listing_source(base: str) -> dict:
+    return {"start_urls": [base + "/"], "allowed_domains": ["127.0.0.1"], "item_links": ["a.gallery"],
+            "records": "figure.photo", "fields": {"caption": "figcaption"}, "images": ["figure"],
+            "licence": "CC-BY-4.0", "render_urls": [r"/gallery\.html$"], "scrolls": 1}
+
+
+LISTING_EXPECTED = {("/gallery.html", image): value for (_page, image), value in EXPECTED.items()}
