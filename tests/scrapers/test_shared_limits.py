@@ -25,6 +25,7 @@ from tests.scrapers.test_shared_frontier import _expect_complete
 from storage.collect_models import Item
 
 CONCURRENCY = 2  # CONCURRENT_REQUESTS of each worker: what one worker can have in flight when a limit is hit
+PACE = 0.1  # seconds per answer: one worker alone needs k * PACE / CONCURRENCY = 3 s, six of the others' 0.5 s polls
 
 
 def test_the_run_counts_pages_and_keeps_one_deadline_for_every_worker(redis_prefix):
@@ -85,7 +86,12 @@ def test_max_pages_holds_for_the_run_of_two_workers(settings, redis_prefix, tmp_
     """`workers = 2` in the source's table, `max_pages = K`: at most K + 2 * CONCURRENCY pages for the run
     (per worker it would be about 2K responses), and the run ends succeeded at its limit."""
     k = 60
-    with serve({}, fallback=_after_both_open(redis_prefix, _month)) as site:
+
+    def paced(path: str):  # a fast machine would let one worker crawl all k pages before the other's first poll
+        time.sleep(PACE)
+        return _month(path)
+
+    with serve({}, fallback=_after_both_open(redis_prefix, paced)) as site:
         config = _config(tmp_path, site.base_url, redis_prefix, max_pages=k, max_seconds=0)
         env = harvest_env(settings, config)
         proc = harvest(["crawl", "cal"], env, tmp_path, timeout=300)  # no --workers: the source's 2
