@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from dashboard import charts, labeling, overview, samples, versions
 from dashboard.cache import Cache
-from dashboard.draw import THUMB, Drawings, cached_file, colour, draw_targets, encode
+from dashboard.draw import THUMB, Drawings, cached_file, colour, draw_targets, encode, ink
 from dashboard.security import Guard
 from storage.blobs import check_key
 from storage.errors import BlobKeyError, BlobNotFound
@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 TEMPLATES = Jinja2Templates(directory=str(resources.files("dashboard") / "templates"))
 TEMPLATES.env.filters["dt"] = lambda v: v.strftime("%Y-%m-%d %H:%M") if v else "-"
 TEMPLATES.env.filters["colour"] = colour
+TEMPLATES.env.filters["ink"] = ink
 WARM_TIMEOUT = 30.0  # seconds shutting down waits for the start-up warm-up to end
 CACHE_HEADERS = {"Cache-Control": "private, max-age=86400"}
 

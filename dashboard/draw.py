@@ -31,6 +31,17 @@ def colour(label: str | None) -> str:
     return PALETTE[digest[0] % len(PALETTE)]
 
 
+def ink(hex_colour: str) -> str:
+    """Text colour readable on `hex_colour`: black on light colours, white on dark (WCAG relative luminance)."""
+    def linear(c: int) -> float:
+        c = c / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in rgb(hex_colour))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "#000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#fff"
+
+
 def rgb(hex_colour: str) -> tuple[int, int, int]:
     return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
 

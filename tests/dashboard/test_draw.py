@@ -66,3 +66,26 @@ def test_thumbnail_scales_targets_with_the_image(tmp_path):
     assert np.abs(thumb[32, 160] - want).max() <= 40  # top edge at y 128/4, x between 128 and 192
     assert np.abs(thumb[64, 128] - want).max() <= 40  # left edge at x 512/4
     assert thumb[64, 160].max() <= 40  # inside: the black image
+
+
+def _contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two colours (written out here from the definition, not taken from the app)."""
+    def lum(hex_colour: str) -> float:
+        full = {"#000": "#000000", "#fff": "#ffffff"}.get(hex_colour, hex_colour)
+        chans = [int(full[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in chans]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_label_tags_are_readable_on_every_palette_colour():
+    """A tag's text (black or white) has at least WCAG AA's 4.5:1 contrast on its label's colour, and is
+    the better of the two (white on the palette's light green read at 1.2:1)."""
+    from dashboard.draw import PALETTE, ink
+
+    for bg in PALETTE:
+        text = ink(bg)
+        other = "#fff" if text == "#000" else "#000"
+        assert _contrast(bg, text) >= 4.5, (bg, text, _contrast(bg, text))
+        assert _contrast(bg, text) >= _contrast(bg, other), (bg, text)
