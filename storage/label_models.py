@@ -65,9 +65,11 @@ class Annotation(Base):
     # scoped by task: Label Studio's annotation ids restart after a server reset
     __table_args__ = (
         UniqueConstraint("task_id", "ls_annotation_id", "revision"),
-        # covering indexes of the dashboard's counts: per task (live, valid) and per annotator
-        Index("ix_annotations_task_live", "task_id", "deleted_at", "valid"),
-        Index("ix_annotations_annotator_live", "annotator", "deleted_at", "task_id"),
+        # covering indexes of the dashboard's counts: per task (live, valid, cancelled, ground truth) and per
+        # annotator (with the figures of the labeling page)
+        Index("ix_annotations_task_state", "task_id", "deleted_at", "valid", "was_cancelled", "ground_truth"),
+        Index("ix_annotations_annotator_stats", "annotator", "deleted_at", "task_id", "was_cancelled", "lead_time",
+              "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,43 @@
+"""Covering indexes of the labeling page; drop the indexes the covering ones make redundant
+
+- annotations (task_id, deleted_at, valid, was_cancelled, ground_truth) replaces (task_id, deleted_at, valid):
+  labeled and reviewed tasks, the overview's counts and the newest multi-annotator tasks read it alone;
+- annotations (annotator, deleted_at, task_id, was_cancelled, lead_time, updated_at) replaces
+  (annotator, deleted_at, task_id): the per-annotator figures read it alone;
+- item_assets (item_id) goes: (item_id, asset_id) and the unique (item_id, url) both start with item_id.
+
+Indexes only: no table is recreated on SQLite, so the triggers of 0007 stay.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-04 18:40:00
+"""
+from __future__ import annotations
+
+from alembic import op
+
+
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index('ix_annotations_task_state', 'annotations',
+                    ['task_id', 'deleted_at', 'valid', 'was_cancelled', 'ground_truth'], unique=False)
+    op.create_index('ix_annotations_annotator_stats', 'annotations',
+                    ['annotator', 'deleted_at', 'task_id', 'was_cancelled', 'lead_time', 'updated_at'], unique=False)
+    op.drop_index('ix_annotations_task_live', table_name='annotations')
+    op.drop_index('ix_annotations_annotator_live', table_name='annotations')
+    op.drop_index('ix_item_assets_item_id', table_name='item_assets')
+    if op.get_bind().dialect.name == "postgresql":  # statistics of the new indexes' expressions for the planner
+        op.execute("ANALYZE annotations")
+
+
+def downgrade() -> None:
+    op.create_index('ix_item_assets_item_id', 'item_assets', ['item_id'], unique=False)
+    op.create_index('ix_annotations_annotator_live', 'annotations', ['annotator', 'deleted_at', 'task_id'], unique=False)
+    op.create_index('ix_annotations_task_live', 'annotations', ['task_id', 'deleted_at', 'valid'], unique=False)
+    op.drop_index('ix_annotations_annotator_stats', table_name='annotations')
+    op.drop_index('ix_annotations_task_state', table_name='annotations')
