@@ -32,16 +32,17 @@ def progress(session: Session) -> list[dict[str, Any]]:
     One pass over the live annotations grouped by task (the (task, deleted, valid, cancelled, ground truth)
     index), joined to the tasks only when there is more than one project."""
     alive = Annotation.deleted_at.is_(None)
-    tasks = dict(session.execute(select(Task.project_id, func.count()).group_by(Task.project_id)).all())
-    gone = dict(session.execute(select(Task.project_id, func.count()).where(Task.ls_deleted_at.is_not(None))
-                                .group_by(Task.project_id)).all())
+    counts = session.execute(select(Task.project_id, func.count(), func.count(Task.ls_deleted_at))
+                             .group_by(Task.project_id)).all()
+    tasks, gone = {pid: n for pid, n, _ in counts}, {pid: n for pid, _, n in counts}
     per_task = (select(Annotation.task_id,
                        func.max(case((Annotation.was_cancelled.is_(False), 1), else_=0)).label("labeled"),
                        func.max(case((Annotation.ground_truth.is_(True), 1), else_=0)).label("reviewed"))
                 .where(alive).group_by(Annotation.task_id).subquery())
     sole = only_project(session)
     if sole is not None:
-        n_labeled, n_reviewed = session.execute(select(func.sum(per_task.c.labeled), func.sum(per_task.c.reviewed))).one()
+        n_labeled, n_reviewed = session.execute(
+            select(func.sum(per_task.c.labeled), func.sum(per_task.c.reviewed))).one()
         labeled, reviewed = {sole: int(n_labeled or 0)}, {sole: int(n_reviewed or 0)}
     else:
         rows = session.execute(select(Task.project_id, func.sum(per_task.c.labeled), func.sum(per_task.c.reviewed))
