@@ -4,6 +4,8 @@
   labeled and reviewed tasks, the overview's counts and the newest multi-annotator tasks read it alone;
 - annotations (annotator, deleted_at, task_id, was_cancelled, lead_time, updated_at) replaces
   (annotator, deleted_at, task_id): the per-annotator figures read it alone;
+- tasks (project_id, ls_deleted_at) replaces (project_id): tasks and tasks deleted in Label Studio per project
+  from the index alone;
 - item_assets (item_id) goes: (item_id, asset_id) and the unique (item_id, url) both start with item_id.
 
 Indexes only: no table is recreated on SQLite, so the triggers of 0007 stay.
@@ -30,6 +32,8 @@ def upgrade() -> None:
                     ['annotator', 'deleted_at', 'task_id', 'was_cancelled', 'lead_time', 'updated_at'], unique=False)
     op.drop_index('ix_annotations_task_live', table_name='annotations')
     op.drop_index('ix_annotations_annotator_live', table_name='annotations')
+    op.create_index('ix_tasks_project_deleted', 'tasks', ['project_id', 'ls_deleted_at'], unique=False)
+    op.drop_index('ix_tasks_project_id', table_name='tasks')
     op.drop_index('ix_item_assets_item_id', table_name='item_assets')
     # no ANALYZE: plain columns have their statistics already, and analyzing a new store's empty annotations
     # table would record it as empty, so that the foreign-key checks of annotation_labels scan it sequentially
@@ -37,6 +41,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.create_index('ix_tasks_project_id', 'tasks', ['project_id'], unique=False)
+    op.drop_index('ix_tasks_project_deleted', table_name='tasks')
     op.create_index('ix_item_assets_item_id', 'item_assets', ['item_id'], unique=False)
     op.create_index('ix_annotations_annotator_live', 'annotations', ['annotator', 'deleted_at', 'task_id'], unique=False)
     op.create_index('ix_annotations_task_live', 'annotations', ['task_id', 'deleted_at', 'valid'], unique=False)

@@ -10,9 +10,10 @@ from storage.migrate import downgrade, upgrade
 from tests.storage.test_migration_0007 import ANNOTATION, _labels
 from tests.storage.test_migrations import _fill, empty_url  # noqa: F401 - fixture
 
-NEW = {"annotations": {"ix_annotations_task_state", "ix_annotations_annotator_stats"}}
+NEW = {"annotations": {"ix_annotations_task_state", "ix_annotations_annotator_stats"},
+       "tasks": {"ix_tasks_project_deleted"}}
 OLD = {"annotations": {"ix_annotations_task_live", "ix_annotations_annotator_live"},
-       "item_assets": {"ix_item_assets_item_id"}}
+       "item_assets": {"ix_item_assets_item_id"}, "tasks": {"ix_tasks_project_id"}}
 
 
 def _indexes(engine, table: str) -> set[str]:
@@ -52,7 +53,8 @@ def test_0008_swaps_indexes_keeps_rows_and_goes_down_and_up(empty_url):  # noqa:
 
     upgrade(empty_url, "0008")
     engine = make_engine(empty_url)
-    assert NEW["annotations"] <= _indexes(engine, "annotations")
+    for table, names in NEW.items():
+        assert names <= _indexes(engine, table)
     for table, names in OLD.items():
         assert not names & _indexes(engine, table)
     assert _columns(engine, "annotations", "ix_annotations_task_state") == [
@@ -66,7 +68,8 @@ def test_0008_swaps_indexes_keeps_rows_and_goes_down_and_up(empty_url):  # noqa:
 
     downgrade(empty_url, "0007")
     engine = make_engine(empty_url)
-    assert not NEW["annotations"] & _indexes(engine, "annotations")
+    for table, names in NEW.items():
+        assert not names & _indexes(engine, table)
     for table, names in OLD.items():
         assert names <= _indexes(engine, table)
     with engine.connect() as conn:
@@ -77,4 +80,17 @@ def test_0008_swaps_indexes_keeps_rows_and_goes_down_and_up(empty_url):  # noqa:
     engine = make_engine(empty_url)
     assert NEW["annotations"] <= _indexes(engine, "annotations")
     assert "ix_item_assets_item_id" not in _indexes(engine, "item_assets")
+    engine.dispose()
+
+
+def test_a_new_store_is_not_analyzed_as_empty(empty_url):  # noqa: F811
+    """No migration records the new store's annotations as analyzed-empty (reltuples 0): PostgreSQL would then
+    check annotation_labels' foreign key by a sequential scan of annotations for the rest of a bulk insert."""
+    upgrade(empty_url)
+    engine = make_engine(empty_url)
+    if engine.dialect.name != "postgresql":
+        engine.dispose()
+        return
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'annotations'")).scalar() == -1
     engine.dispose()
