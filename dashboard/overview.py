@@ -3,6 +3,7 @@ drops by reason, what needs attention. Every count is one aggregate query, whate
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,26 +22,79 @@ def _by_key(session: Session, stmt) -> dict[int, int]:
     return {key: n for key, n in session.execute(stmt)}
 
 
-def store_counts(session: Session) -> dict[str, Any]:
-    """The figures of `harvest status`: {"sources": source id -> counts, "totals": the `all` row and the
-    number of versions}. One GROUP BY query per table, each read from a covering index; the totals are the
-    sums of the groups (every run, item, link, task and annotation belongs to exactly one source or project)."""
-    runs = _by_key(session, select(CrawlRun.source_id, func.count()).group_by(CrawlRun.source_id))
-    items = _by_key(session, select(Item.source_id, func.count()).group_by(Item.source_id))
-    links = {sid: (n, assets) for sid, n, assets in session.execute(
-        select(Item.source_id, func.count(ItemAsset.asset_id), func.count(distinct(ItemAsset.asset_id)))
-        .join(ItemAsset, ItemAsset.item_id == Item.id).group_by(Item.source_id))}
+def link_counts(session: Session) -> dict[int, tuple[int, int]]:
+    """{source id: (images, assets)}: the source's links and the distinct assets they reach.
+
+    SQLite: one join with COUNT(DISTINCT) (a nested loop over the (item, asset) index, cheap there). PostgreSQL
+    sorts the joined rows for the DISTINCT: there one join counts the links, and the distinct count is the links
+    less, for each asset linked more than once (found from the item_assets.asset_id index alone), its extra
+    links within the source - exact, as a source's distinct assets are its links minus, per asset, (its links
+    in the source - 1)."""
+    joined = select(Item.source_id).join(ItemAsset, ItemAsset.item_id == Item.id).group_by(Item.source_id)
+    if session.get_bind().dialect.name == "sqlite":
+        return {sid: (n, assets) for sid, n, assets in session.execute(
+            joined.add_columns(func.count(), func.count(distinct(ItemAsset.asset_id))))}
+    links = _by_key(session, joined.add_columns(func.count()))
+    shared = select(ItemAsset.asset_id).group_by(ItemAsset.asset_id).having(func.count() > 1)
+    extra = _by_key(session, joined.add_columns(func.count() - func.count(distinct(ItemAsset.asset_id)))
+                    .where(ItemAsset.asset_id.in_(shared)))
+    return {sid: (n, n - int(extra.get(sid, 0))) for sid, n in links.items()}
+
+
+def annotation_counts(session: Session, tasks: dict[int, tuple[int, int]]) -> dict[int, tuple[int, int, int]]:
+    """{project id: (live annotations, invalid ones, tasks left without a live annotation and not deleted in
+    Label Studio)} for the projects holding tasks; `tasks` is {project id: (tasks, tasks deleted in Label Studio)}.
+
+    When one project holds every task, it holds every annotation too (each belongs to one task): its figures
+    are read from the annotations' (task, deleted, valid) index alone, without the tasks x annotations join."""
+    if len(tasks) != 1:
+        # one pass over tasks and their live annotations (a task without one joins one row of NULLs)
+        unlabeled = case((Annotation.task_id.is_(None) & Task.ls_deleted_at.is_(None), 1), else_=0)
+        return {pid: (n, int(invalid or 0), int(waiting or 0)) for pid, n, invalid, waiting in session.execute(
+            select(Task.project_id, func.count(Annotation.task_id),
+                   func.sum(case((Annotation.valid.is_(False), 1), else_=0)), func.sum(unlabeled))
+            .outerjoin(Annotation, (Annotation.task_id == Task.id) & Annotation.deleted_at.is_(None))
+            .group_by(Task.project_id))}
+    live = Annotation.deleted_at.is_(None)
+    n, invalid = session.execute(select(func.count(), func.sum(case((Annotation.valid.is_(False), 1), else_=0)))
+                                 .where(live)).one()
+    # DISTINCT in a subquery: read in the index's task order on both backends
+    labeled = session.scalar(select(func.count()).select_from(select(Annotation.task_id).where(live).distinct()
+                                                              .subquery()))
+    (project, (n_tasks, n_gone)), = tasks.items()
+    labeled_gone = session.scalar(select(func.count()).where(Task.ls_deleted_at.is_not(None), select(Annotation.id)
+                                  .where(Annotation.task_id == Task.id, live).exists())) if n_gone else 0
+    return {project: (n, int(invalid or 0), (n_tasks - n_gone) - (labeled - labeled_gone))}
+
+
+def _in_own_session(engine, compute):
+    with Session(engine) as own:
+        return compute(own)
+
+
+def _counts_of_tasks(session: Session) -> tuple[dict[int, int], dict[int, tuple[int, int, int]], dict[int, int]]:
+    """(tasks per project, annotation_counts, items without licence per source)."""
     no_licence = _by_key(session, select(Item.source_id, func.count()).where(
         or_(Item.licence.is_(None), Item.licence == "")).group_by(Item.source_id))
-    tasks = _by_key(session, select(Task.project_id, func.count()).group_by(Task.project_id))
-    # one pass over tasks and their live annotations: annotations, invalid ones, and tasks left without any
-    # (a task without a live annotation joins one row of NULLs)
-    unlabeled = case((Annotation.task_id.is_(None) & Task.ls_deleted_at.is_(None), 1), else_=0)
-    anns = {pid: (n, int(invalid or 0), int(waiting or 0)) for pid, n, invalid, waiting in session.execute(
-        select(Task.project_id, func.count(Annotation.task_id), func.sum(case((Annotation.valid.is_(False), 1), else_=0)),
-               func.sum(unlabeled))
-        .outerjoin(Annotation, (Annotation.task_id == Task.id) & Annotation.deleted_at.is_(None))
-        .group_by(Task.project_id))}
+    task_rows = {pid: (n, gone) for pid, n, gone in session.execute(
+        select(Task.project_id, func.count(), func.count(Task.ls_deleted_at)).group_by(Task.project_id))}
+    return {pid: n for pid, (n, _) in task_rows.items()}, annotation_counts(session, task_rows), no_licence
+
+
+def store_counts(session: Session) -> dict[str, Any]:
+    """The figures of `harvest status`: {"sources": source id -> counts, "totals": the `all` row and the
+    number of versions}. A few GROUP BY queries, each read from a covering index; the totals are the
+    sums of the groups (every run, item, link, task and annotation belongs to exactly one source or project)."""
+    # on PostgreSQL the links' join, the largest of these queries, runs meanwhile on a second connection (a
+    # server process of its own; on SQLite a second thread gained nothing, measured)
+    engine = session.get_bind()
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(_in_own_session, engine, link_counts) if engine.dialect.name == "postgresql" else None
+        runs = _by_key(session, select(CrawlRun.source_id, func.count()).group_by(CrawlRun.source_id))
+        items = _by_key(session, select(Item.source_id, func.count()).group_by(Item.source_id))
+        rest = _counts_of_tasks(session)
+        links = pending.result() if pending is not None else link_counts(session)
+    tasks, anns, no_licence = rest
     project_source = dict(session.execute(select(LabelingProject.id, LabelingProject.source_id)).all())
     per_source: dict[int, dict[str, int]] = {}
     for sid in set(runs) | set(items) | set(session.scalars(select(Source.id))):

@@ -44,8 +44,13 @@ class Filters:
 def current_with_label(label: str, annotator: str = "", project: str = ""):
     """SELECT of the asset ids whose current annotations (the newest revision of each, not deleted) name
     `label` (by `annotator`, in `project`, when given): read from annotation_labels by its (label, asset) index."""
+    return _with_label(select(AnnotationLabel.asset_id), label, annotator, project)
+
+
+def _with_label(stmt, label: str, annotator: str = "", project: str = ""):
+    """`stmt` (selecting from annotation_labels) restricted to the label rows of current annotations."""
     newer = aliased(Annotation)
-    stmt = (select(AnnotationLabel.asset_id).join(Annotation, Annotation.id == AnnotationLabel.annotation_id)
+    stmt = (stmt.join(Annotation, Annotation.id == AnnotationLabel.annotation_id)
             .where(AnnotationLabel.label == label, Annotation.deleted_at.is_(None),
                    ~select(newer.id).where(newer.task_id == Annotation.task_id,
                                            newer.ls_annotation_id == Annotation.ls_annotation_id,
@@ -83,8 +88,8 @@ class BadFilter(ValueError):
 
 
 def grid_query(session: Session, f: Filters):
-    """SELECT of asset ids matching the filters, and the version they are read from (or None)."""
-    stmt = select(Asset.id).where(Asset.width.is_not(None))
+    """SELECT of asset ids matching the filters (its one column orders the pages), and the version they are read
+    from (or None)."""
     version = None
     if f.version:
         version = session.scalar(select(DatasetVersion).where(DatasetVersion.name == f.version))
@@ -94,6 +99,13 @@ def grid_query(session: Session, f: Filters):
         version = session.scalars(select(DatasetVersion).order_by(DatasetVersion.id.desc()).limit(1)).first()
         if version is None:
             raise BadFilter("a split filter needs a dataset version; none exists yet")
+    if f.label and version is None:
+        # driven by the label rows in (label, asset) index order: a page stops after its samples instead of
+        # listing every sample with the label first (an asset may have several label rows: DISTINCT)
+        stmt = _with_label(select(AnnotationLabel.asset_id).join(Asset, Asset.id == AnnotationLabel.asset_id),
+                           f.label, f.annotator, f.project).where(Asset.width.is_not(None)).distinct()
+    else:
+        stmt = select(Asset.id).where(Asset.width.is_not(None))
     if version is not None:  # a join, not EXISTS: version_members is indexed by version, not by asset
         stmt = stmt.join(VersionMember, VersionMember.asset_id == Asset.id).where(VersionMember.version_id == version.id)
         if f.split:
@@ -110,9 +122,7 @@ def grid_query(session: Session, f: Filters):
         elif f.licence:
             link = link.where(Item.licence == f.licence)
         stmt = stmt.where(link.exists())
-    if f.label and version is None:
-        stmt = stmt.where(Asset.id.in_(current_with_label(f.label, f.annotator, f.project)))
-    elif f.project or f.annotator:
+    if (f.project or f.annotator) and not (f.label and version is None):
         stmt = stmt.where(Asset.id.in_(annotated(f.annotator, f.project)))
     if f.cluster:
         if not f.cluster.isdigit():
@@ -134,7 +144,8 @@ def grid(session: Session, f: Filters, page: int, per_page: int = PER_PAGE, memo
     stmt, version = grid_query(session, f)
     total = memo(("grid total", tuple(sorted(f.active().items()))),
                  lambda db: db.scalar(select(func.count()).select_from(stmt.subquery())))
-    ids = list(session.scalars(stmt.order_by(Asset.id.desc()).limit(per_page).offset(page * per_page)))
+    key = stmt.selected_columns[0]
+    ids = list(session.scalars(stmt.order_by(key.desc()).limit(per_page).offset(page * per_page)))
     assets = {a.id: a for a in session.scalars(select(Asset).where(Asset.id.in_(ids)))} if ids else {}
     drawn: dict[int, dict[str, Any]] = {}
     if version is not None and ids:
@@ -147,10 +158,11 @@ def grid(session: Session, f: Filters, page: int, per_page: int = PER_PAGE, memo
         rows = session.execute(
             select(Task.asset_id, Annotation.id, Annotation.targets, Annotation.annotator)
             .join(Annotation, Annotation.task_id == Task.id)
-            .where(Task.asset_id.in_(ids), Annotation.deleted_at.is_(None),
-                   *([Annotation.annotator == f.annotator] if f.annotator else []))
+            .where(Task.asset_id.in_(ids), Annotation.deleted_at.is_(None))
             .order_by(Annotation.id.desc()))
-        for asset_id, ann_id, targets, annotator in rows:
+        for asset_id, ann_id, targets, annotator in rows:  # the annotator filtered here: the page's few rows,
+            if f.annotator and annotator != f.annotator:  # not the annotator's index (half the table)
+                continue
             drawn.setdefault(asset_id, {"annotation": ann_id, "targets": targets, "annotator": annotator})
     cells = [{"asset": assets[i], **drawn.get(i, {"targets": []})} for i in ids if i in assets]
     return {"kind": "assets", "cells": cells, "total": total, "page": page, "per_page": per_page, "version": version}

@@ -133,7 +133,8 @@ class ItemAsset(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    # no index of its own: (item_id, asset_id) and the unique (item_id, url) start with it
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(String(2048), index=True)
     position: Mapped[int] = mapped_column(default=0)

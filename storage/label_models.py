@@ -40,10 +40,12 @@ class Task(Base):
         UniqueConstraint("project_id", "sample_key"),
         UniqueConstraint("project_id", "ls_task_id"),
         Index("ix_tasks_project_asset", "project_id", "asset_id"),
+        Index("ix_tasks_project_deleted", "project_id", "ls_deleted_at"),  # tasks and deleted ones per project
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("labeling_projects.id", ondelete="CASCADE"), index=True)
+    # no index of its own: (project_id, ls_deleted_at) and (project_id, asset_id) start with it
+    project_id: Mapped[int] = mapped_column(ForeignKey("labeling_projects.id", ondelete="CASCADE"))
     sample_key: Mapped[str] = mapped_column(String(100))  # "asset:<id>" or "item:<id>"
     asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"), index=True)
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), index=True)
@@ -65,9 +67,11 @@ class Annotation(Base):
     # scoped by task: Label Studio's annotation ids restart after a server reset
     __table_args__ = (
         UniqueConstraint("task_id", "ls_annotation_id", "revision"),
-        # covering indexes of the dashboard's counts: per task (live, valid) and per annotator
-        Index("ix_annotations_task_live", "task_id", "deleted_at", "valid"),
-        Index("ix_annotations_annotator_live", "annotator", "deleted_at", "task_id"),
+        # covering indexes of the dashboard's counts: per task (live, valid, cancelled, ground truth) and per
+        # annotator (with the figures of the labeling page)
+        Index("ix_annotations_task_state", "task_id", "deleted_at", "valid", "was_cancelled", "ground_truth"),
+        Index("ix_annotations_annotator_stats", "annotator", "deleted_at", "task_id", "was_cancelled", "lead_time",
+              "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

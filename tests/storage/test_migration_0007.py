@@ -40,7 +40,7 @@ def test_0007_fills_from_stored_rows_and_goes_down_and_up(empty_url):  # noqa: F
                      {"t": '[{"type": "choice", "label": "cat"}]'})
     engine.dispose()
 
-    upgrade(empty_url)
+    upgrade(empty_url, "0007")
     engine = make_engine(empty_url)
     with engine.begin() as conn:
         assert _labels(conn) == {(1, "cat", 1), (1, "dog", 1)}
@@ -64,7 +64,7 @@ def test_0007_fills_from_stored_rows_and_goes_down_and_up(empty_url):  # noqa: F
         assert conn.execute(text("SELECT count(*) FROM annotations")).scalar() == 4
     engine.dispose()
 
-    upgrade(empty_url)
+    upgrade(empty_url, "0007")
     engine = make_engine(empty_url)
     with engine.connect() as conn:
         assert _labels(conn) == {(1, "cat", 1), (1, "dog", 1), (3, "bird", 1), (4, "fox", 1)}
