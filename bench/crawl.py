@@ -21,6 +21,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -63,6 +64,9 @@ def serve(images: list[bytes]) -> tuple[ThreadingHTTPServer, str]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body are two writes: with Nagle's algorithm the body of a small answer (the index
+        # page) waited for the crawler's delayed ACK, 40 ms added to every crawl of every kind
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass
@@ -179,18 +183,47 @@ def child(kind: str, base: str, workdir: Path) -> None:
     cpu = [(a.ru_utime + a.ru_stime) - (b.ru_utime + b.ru_stime) for a, b in zip(after, before)]
     stats = crawler.stats.get_stats()
     stored = stats.get("file_status_count/downloaded", 0)
+    detail = {f"{name}_{key}": getattr(a, field) - getattr(b, field)
+              for name, a, b in zip(("main", "workers"), after, before)
+              for key, field in (("user", "ru_utime"), ("sys", "ru_stime"), ("minflt", "ru_minflt"),
+                                 ("switches", "ru_nivcsw"))}
     print(json.dumps({"images": stored, "seconds": seconds, "items": stats.get("item_scraped_count", 0),
-                      "cpu_main": cpu[0], "cpu_workers": cpu[1]}))
+                      "cpu_main": cpu[0], "cpu_workers": cpu[1], **detail}))
 
 
-def run_child(kind: str, base: str) -> dict:
-    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "HARVEST_CONFIG": str(Path(tmp) / "none.toml")}
-        proc = subprocess.run([sys.executable, __file__, "--child", kind, "--base", base, "--workdir", tmp],
-                              capture_output=True, text=True, env=env, cwd=tmp, timeout=900)
-        if proc.returncode != 0:
-            raise SystemExit(f"{kind} crawl failed:\n{proc.stderr[-4000:]}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores, from /proc/stat (0, 0 elsewhere)."""
+    try:
+        fields = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / tick, sum(fields[:8]) / tick
+
+
+def run_child(kind: str, base: str, root: Path) -> dict:
+    """One crawl in a child process, in a new folder under `root`; adds the CPU the bench's own process
+    (the image server) spent meanwhile (`cpu_server`) and the whole machine's busy CPU seconds
+    (`cpu_machine`, every process).
+
+    The folders are removed when the bench ends, not after each crawl: on ext4 without a journal,
+    creating a file skips every inode freed in the last minute (one lookup each), so deleting a
+    crawl's files would slow the next crawl's file creation (harvest makes ~2.6 inodes per new
+    image in a fresh store, a file and its ab/cd folders; FilesPipeline 1)."""
+    tmp = tempfile.mkdtemp(prefix=f"bench-{kind}-", dir=root)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HARVEST_CONFIG": str(Path(tmp) / "none.toml")}
+    server_before, machine_before = time.process_time(), machine_cpu()
+    proc = subprocess.run([sys.executable, __file__, "--child", kind, "--base", base, "--workdir", tmp],
+                          capture_output=True, text=True, env=env, cwd=tmp, timeout=900)
+    server, machine = time.process_time() - server_before, machine_cpu()
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} crawl failed:\n{proc.stderr[-4000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["cpu_server"] = server  # the server threads serve only this crawl while it runs
+    result["cpu_machine"] = machine[0] - machine_before[0]  # the child's start-up and exit included
+    result["machine_seconds"] = machine[1] - machine_before[1]
+    return result
 
 
 def main() -> None:
@@ -207,13 +240,21 @@ def main() -> None:
     if args.child:
         child(args.child, args.base, Path(args.workdir))
         return
+    root = Path(tempfile.mkdtemp(prefix="bench-crawl-"))
+    try:
+        run_bench(args, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run_bench(args: argparse.Namespace, root: Path) -> None:
     images = [photo_jpeg(i) for i in range(args.images)]
     server, base = serve(images)
     if args.profile:
         import pstats
 
         os.environ["BENCH_PROFILE"] = str(Path(args.profile).resolve())
-        run_child("harvest", base)
+        run_child("harvest", base, root)
         del os.environ["BENCH_PROFILE"]
         pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
         pstats.Stats(args.profile).sort_stats("cumulative").print_stats(r"scrapers|storage", 25)
@@ -228,18 +269,29 @@ def main() -> None:
     fixed: dict[str, list[float]] = {"files": [], "harvest": []}
     for round_ in range(args.repeat):
         for kind in kinds:
-            result = run_child(kind, base)
+            result = run_child(kind, base, root)
             assert result["images"] == len(images), (kind, result)
             runs[kind].append(result)
             n = result["images"]
             print(f"  round {round_ + 1} {kind:16s}: {n} images in {result['seconds']:.2f} s = "
-                  f"{n / result['seconds']:7.1f} images/s   crawler process CPU {result['cpu_main'] / n * 1e3:.2f} "
-                  f"ms/image, image workers {result['cpu_workers'] / n * 1e3:.2f} ms/image")
+                  f"{n / result['seconds']:7.1f} images/s   CPU ms/image: crawler {result['cpu_main'] / n * 1e3:.2f}, "
+                  f"image workers {result['cpu_workers'] / n * 1e3:.2f}, server {result['cpu_server'] / n * 1e3:.2f}; "
+                  f"{saturation(result)}")
         for kind in fixed:
-            fixed[kind].append(run_child(kind, one_base)["cpu_main"])
+            fixed[kind].append(run_child(kind, one_base, root)["cpu_main"])
     server.shutdown()
     one_server.shutdown()
     report(runs, fixed, len(images))
+
+
+def saturation(result: dict) -> str:
+    """How busy the cores were over the crawl: this crawl's processes (crawler, workers, server) and the whole
+    machine (other processes included), as a share of wall time x cores. The crawl's own share is over its
+    timed part; the machine's over the child process's whole life (start-up and exit too)."""
+    cores = os.cpu_count() or 1
+    own = (result["cpu_main"] + result["cpu_workers"] + result["cpu_server"]) / (result["seconds"] * cores)
+    machine = result["cpu_machine"] / result["machine_seconds"] if result.get("machine_seconds") else 0.0
+    return f"cores busy: this crawl {own:.0%}, machine {machine:.0%} of {cores}"
 
 
 def report(runs: dict[str, list[dict]], fixed: dict[str, list[float]], n: int) -> None:
