@@ -51,14 +51,24 @@ def measure_planes(grey: np.ndarray, chroma: tuple[np.ndarray, np.ndarray] | Non
     }
 
 
+def measure_ycc(pixels: np.ndarray, width: int, height: int) -> dict[str, float]:
+    """Measures of YCbCr pixels (height x width x 3, uint8), shrunk to THUMB as three planes at once:
+    the same numbers as `measure_planes` of each plane (INTER_AREA works per channel), one copy fewer."""
+    if max(pixels.shape[:2]) > THUMB:
+        f = THUMB / max(pixels.shape[:2])
+        size = (max(1, round(pixels.shape[1] * f)), max(1, round(pixels.shape[0] * f)))
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    y, cb, cr = cv2.split(pixels)
+    return measure_planes(y, (cb, cr), width, height)
+
+
 def measure_image(image: Image.Image, width: int, height: int) -> dict[str, float]:
     """Measures of a decoded image in any mode (the ingest pass hands over its YCbCr JPEG draft)."""
     if image.mode in ("L", "LA", "1", "I", "I;16", "F"):
         grey = np.asarray(image.convert("L"))
         return measure_planes(grey, None, width, height)
     ycc = image if image.mode == "YCbCr" else image.convert("RGB").convert("YCbCr")
-    y, cb, cr = (np.asarray(band) for band in ycc.split())
-    return measure_planes(y, (cb, cr), width, height)
+    return measure_ycc(np.asarray(ycc), width, height)
 
 
 def measure_bytes(data: bytes) -> dict[str, float]:
