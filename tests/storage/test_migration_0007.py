@@ -15,6 +15,14 @@ ANNOTATION = ("INSERT INTO annotations (task_id, ls_annotation_id, revision, ann
               "(1, :ls, 1, 'a', false, false, '[]', :targets, :h, true, '[]', 'pull', CURRENT_TIMESTAMP)")
 
 
+def project_and_task(conn) -> None:
+    """A labeling project (id 1) with one task (id 1) of asset 1."""
+    conn.execute(text("INSERT INTO labeling_projects (name, template, labels, label_config, options, created_at) "
+                      "VALUES ('p', 'object-detection', '[]', '<View/>', '{}', CURRENT_TIMESTAMP)"))
+    conn.execute(text("INSERT INTO tasks (project_id, sample_key, asset_id, data, created_at) "
+                      "VALUES (1, 'asset:1', 1, '{}', CURRENT_TIMESTAMP)"))
+
+
 def _labels(conn) -> set[tuple]:
     return set(conn.execute(text("SELECT a.ls_annotation_id, l.label, l.asset_id FROM annotation_labels l "
                                  "JOIN annotations a ON a.id = l.annotation_id")).all())
@@ -25,10 +33,7 @@ def test_0007_fills_from_stored_rows_and_goes_down_and_up(empty_url):  # noqa: F
     _fill(empty_url)
     engine = make_engine(empty_url)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO labeling_projects (name, template, labels, label_config, options, created_at) "
-                          "VALUES ('p', 'object-detection', '[]', '<View/>', '{}', CURRENT_TIMESTAMP)"))
-        conn.execute(text("INSERT INTO tasks (project_id, sample_key, asset_id, data, created_at) "
-                          "VALUES (1, 'asset:1', 1, '{}', CURRENT_TIMESTAMP)"))
+        project_and_task(conn)
         conn.execute(text(ANNOTATION), {"ls": 1, "h": "1" * 64,
                                         "targets": '[{"type": "choice", "label": "cat"}, {"label": "dog"}, "x"]'})
         conn.execute(text(ANNOTATION), {"ls": 2, "h": "2" * 64, "targets": '{"label": "no list"}'})

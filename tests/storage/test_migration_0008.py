@@ -7,7 +7,7 @@ from sqlalchemy import inspect, text
 
 from storage.engine import make_engine
 from storage.migrate import downgrade, upgrade
-from tests.storage.test_migration_0007 import ANNOTATION, _labels
+from tests.storage.test_migration_0007 import ANNOTATION, _labels, project_and_task
 from tests.storage.test_migrations import _fill, empty_url  # noqa: F401 - fixture
 
 NEW = {"annotations": {"ix_annotations_task_state", "ix_annotations_annotator_stats"},
@@ -37,10 +37,7 @@ def test_0008_swaps_indexes_keeps_rows_and_goes_down_and_up(empty_url):  # noqa:
     _fill(empty_url)
     engine = make_engine(empty_url)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO labeling_projects (name, template, labels, label_config, options, created_at) "
-                          "VALUES ('p', 'object-detection', '[]', '<View/>', '{}', CURRENT_TIMESTAMP)"))
-        conn.execute(text("INSERT INTO tasks (project_id, sample_key, asset_id, data, created_at) "
-                          "VALUES (1, 'asset:1', 1, '{}', CURRENT_TIMESTAMP)"))
+        project_and_task(conn)
         conn.execute(text(ANNOTATION), {"ls": 1, "h": "1" * 64, "targets": '[{"label": "cat"}]'})
         conn.execute(text("INSERT INTO items (source_id, canonical_url, page_url, robots_decision, fields, fetched_at, "
                           "first_seen_at, last_seen_at) VALUES (1, 'http://x.test/p', 'http://x.test/p', 'allowed', "
