@@ -45,6 +45,12 @@ DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 HARVEST_URL_POLICY = True
 DOWNLOAD_TIMEOUT = 60
 RETRY_TIMES = 2
+# breadth-first: a page is fetched from its shortest path first, so `max_depth` means "pages within N links"
+# (Scrapy's default LIFO order can reach a page by a longer path first, and then its links fall past the
+# limit); also what Scrapy advises for broad crawls, as requests do not pile up while a branch is followed down
+DEPTH_PRIORITY = 1
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 MEDIA_ALLOW_REDIRECTS = True
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"

@@ -91,3 +91,21 @@ def test_a_source_max_seconds_stops_the_trap(settings, tmp_path):
     (run,) = runs(settings.database_url)
     assert run.stats["limit_reached"] == "max_seconds" and run.status == "succeeded"
     assert run.finished_at and (run.finished_at - run.started_at).total_seconds() < 30
+
+
+def test_max_depth_counts_the_shortest_path_to_a_page(settings, tmp_path):
+    """/target is 2 links from the start through /b, 3 through /a1 -> /a2; its link /child is then 3 away.
+    Fetched one request at a time, Scrapy's default LIFO order follows /a1 (the last link) first, reaches /target
+    at depth 3 and drops /child as past max_depth=3; breadth-first order reaches /target through /b first."""
+    link = '<a class="next" href="{}">x</a>'.format
+    pages = {"/": html(link("/b") + link("/a1")), "/b": html(link("/target")), "/a1": html(link("/a2")),
+             "/a2": html(link("/target")), "/target": html(link("/child")), "/child": html("<h1>child</h1>")}
+    with serve(pages) as site:
+        config = write_toml(tmp_path / "harvest.toml", {"sources.tree": {
+            "start_urls": [site.url("/")], "allowed_domains": ["127.0.0.1"], "follow": ["a.next"],
+            "item_pattern": r"/(target|child)$", "fields": {"title": "h1"}, "licence": "CC0-1.0", "max_depth": 3,
+            "settings": {"CONCURRENT_REQUESTS": 1, "CONCURRENT_REQUESTS_PER_DOMAIN": 1}}})
+        check(harvest(["crawl", "tree"], harvest_env(settings, config), tmp_path, timeout=120))
+        fetched = [p for p in site.paths(200) if p != "/robots.txt"]
+    assert fetched[:3] == ["/", "/b", "/a1"], fetched  # level by level
+    assert "/child" in fetched and _items(settings) == (2, 0)
