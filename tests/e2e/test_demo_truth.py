@@ -22,7 +22,7 @@ from harvest.demo.simulate import simulated_targets
 from harvest.demo.site import DemoSite, serve
 from harvest.demo.steps import ANNOTATORS
 from storage.migrate import upgrade
-from storage.models import Annotation, Asset, ItemAsset, LabelingProject, Task
+from storage.models import Annotation, Asset, ItemAsset, LabelingProject, Source, Task
 from tests.conftest import make_settings
 from tests.scrapers.helpers import check, harvest, harvest_env, write_toml
 
@@ -55,8 +55,9 @@ def label_like_the_demo(store, site: DemoSite) -> dict[str, list[dict]]:
     truth = site.ground_truth()
     labels = list(site.labels)
     with store.sessions() as s:
+        # the demo's project, made for its source (as `harvest demo` makes it), so per-source counts include it
         project = LabelingProject(name="demo-detection", template="object-detection", labels=labels,
-                                  label_config="<View/>")
+                                  label_config="<View/>", source_id=s.scalar(select(Source.id).where(Source.name == "demo")))
         s.add(project)
         s.flush()
         rows = s.execute(select(Asset.id, Asset.width, Asset.height, ItemAsset.url)
