@@ -183,12 +183,8 @@ def child(kind: str, base: str, workdir: Path) -> None:
     cpu = [(a.ru_utime + a.ru_stime) - (b.ru_utime + b.ru_stime) for a, b in zip(after, before)]
     stats = crawler.stats.get_stats()
     stored = stats.get("file_status_count/downloaded", 0)
-    detail = {f"{name}_{key}": getattr(a, field) - getattr(b, field)
-              for name, a, b in zip(("main", "workers"), after, before)
-              for key, field in (("user", "ru_utime"), ("sys", "ru_stime"), ("minflt", "ru_minflt"),
-                                 ("switches", "ru_nivcsw"))}
     print(json.dumps({"images": stored, "seconds": seconds, "items": stats.get("item_scraped_count", 0),
-                      "cpu_main": cpu[0], "cpu_workers": cpu[1], **detail}))
+                      "cpu_main": cpu[0], "cpu_workers": cpu[1]}))
 
 
 def machine_cpu() -> tuple[float, float]:

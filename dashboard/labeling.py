@@ -39,7 +39,7 @@ def progress(session: Session) -> list[dict[str, Any]]:
                        func.max(case((Annotation.was_cancelled.is_(False), 1), else_=0)).label("labeled"),
                        func.max(case((Annotation.ground_truth.is_(True), 1), else_=0)).label("reviewed"))
                 .where(alive).group_by(Annotation.task_id).subquery())
-    sole = only_project(session)
+    sole = counts[0][0] if len(counts) == 1 else None  # one project holds every task
     if sole is not None:
         n_labeled, n_reviewed = session.execute(
             select(func.sum(per_task.c.labeled), func.sum(per_task.c.reviewed))).one()
