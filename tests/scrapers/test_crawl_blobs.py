@@ -29,3 +29,22 @@ def test_crawl_blobs_are_written_like_blobstore_put(tmp_path):
     assert crawl.pending == 2
     crawl.sync()
     assert crawl.pending == 0
+
+
+def test_put_hashed_twice_writes_once_and_refuses_a_key_that_is_not_a_digest(tmp_path):
+    import hashlib
+
+    import pytest
+
+    from storage.errors import BlobKeyError
+
+    crawl = CrawlBlobStore(tmp_path / "crawl")
+    key = hashlib.sha256(b"bytes").hexdigest()
+    crawl.put_hashed(b"bytes", key)
+    before = crawl.path(key).stat().st_mtime_ns
+    crawl.put_hashed(b"bytes", key)
+    assert crawl.pending == 1 and crawl.path(key).stat().st_mtime_ns == before
+    for bad in ("../" + key[3:], key.upper(), key[:-1]):
+        with pytest.raises(BlobKeyError):
+            crawl.put_hashed(b"bytes", bad)
+    assert sorted(p.name for p in (tmp_path / "crawl").rglob("*") if p.is_file()) == [key]
