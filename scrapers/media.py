@@ -82,8 +82,10 @@ class HarvestMediaPipeline(FilesPipeline):
         hs = harvest_settings(crawler.settings)
         blob_dir = crawler.settings.get("HARVEST_DATA_DIR") or hs.data_dir
         pipeline = cls(str(blob_dir), crawler=crawler)
-        pipeline.workers = IngestPool(crawler.settings.getint("HARVEST_IMAGE_WORKERS", min(4, os.cpu_count() or 1)))
         pipeline.measure_quality = crawler.settings.getbool("HARVEST_QUALITY_AT_INGEST", True)
+        if pipeline.measure_quality:  # loaded once, before the fork: each worker loading the measures (and
+            import scrapers.quality  # noqa: F401 - OpenCV with them) on its first image cost ~0.15 s of CPU
+        pipeline.workers = IngestPool(crawler.settings.getint("HARVEST_IMAGE_WORKERS", min(4, os.cpu_count() or 1)))
         return pipeline
 
     def open_spider(self) -> None:
