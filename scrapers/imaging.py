@@ -18,12 +18,11 @@ import io
 import warnings
 from dataclasses import dataclass
 
-import imagehash
 import numpy as np
-import scipy.fftpack  # noqa: F401 - imagehash.phash imports it lazily; load it once, before crawling
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from scrapers.errors import ImageRejected
+from scrapers.phash import phash_bits
 
 ORIENTATION = 0x0112
 # JPEG draft: decode with libjpeg's DCT scaling, in YCbCr (its luma plane is exactly libjpeg's greyscale output:
@@ -76,12 +75,8 @@ def unsigned64(value: int) -> int:
 
 
 def phash_int(image: Image.Image) -> int:
-    """pHash of an image as a signed 64-bit int."""
-    bits = imagehash.phash(image).hash.flatten()
-    value = 0
-    for bit in bits:
-        value = (value << 1) | int(bit)
-    return signed64(value)
+    """pHash of an image (imagehash's bits, scrapers/phash.py) as a signed 64-bit int, first bit highest."""
+    return signed64(int.from_bytes(np.packbits(phash_bits(image)).tobytes(), "big"))
 
 
 def _open(body: bytes, limits: Limits) -> Image.Image:
