@@ -20,7 +20,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from scrapers.neardup import NearDupIndex
-from storage.collect_models import Asset
+from storage.collect import ASSETS
 
 logger = logging.getLogger(__name__)
 FILE = Path("neardup") / "index.npz"
@@ -56,7 +56,7 @@ class SharedNearDupIndex:
                 index, meta = NearDupIndex.load(shared.path)
                 if meta.get("database") != shared.database:
                     raise ValueError("it was built for another database")
-                top = session.scalar(select(Asset.id).order_by(Asset.id.desc()).limit(1)) or 0
+                top = session.scalar(select(ASSETS.c.id).order_by(ASSETS.c.id.desc()).limit(1)) or 0
                 if int(index.ids.max(initial=0)) > top:
                     raise ValueError("it holds assets this database does not have")
                 shared.index, shared.watermark = index, int(meta["watermark"])
@@ -71,8 +71,8 @@ class SharedNearDupIndex:
         added, last, top = 0, self.watermark, self.watermark
         while True:
             rows = session.execute(
-                select(Asset.id, Asset.phash).where(and_(Asset.id > last, Asset.phash.is_not(None)))
-                .order_by(Asset.id).limit(CHUNK)).all()
+                select(ASSETS.c.id, ASSETS.c.phash).where(and_(ASSETS.c.id > last, ASSETS.c.phash.is_not(None)))
+                .order_by(ASSETS.c.id).limit(CHUNK)).all()
             if not rows:
                 break
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
