@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from scrapers.errors import ImageRejected
-from scrapers.phash import phash_bits
+from scrapers.phash import grey_phash_bits, phash_bits
 
 ORIENTATION = 0x0112
 # JPEG draft: decode with libjpeg's DCT scaling, in YCbCr (its luma plane is exactly libjpeg's greyscale output:
@@ -74,9 +74,13 @@ def unsigned64(value: int) -> int:
     return value + (1 << 64) if value < 0 else value
 
 
+def _bits_int(bits: np.ndarray) -> int:
+    return signed64(int.from_bytes(np.packbits(bits).tobytes(), "big"))
+
+
 def phash_int(image: Image.Image) -> int:
     """pHash of an image (imagehash's bits, scrapers/phash.py) as a signed 64-bit int, first bit highest."""
-    return signed64(int.from_bytes(np.packbits(phash_bits(image)).tobytes(), "big"))
+    return _bits_int(phash_bits(image))
 
 
 def _open(body: bytes, limits: Limits) -> Image.Image:
@@ -212,25 +216,27 @@ def inspect_image(body: bytes, limits: Limits = Limits(), *, use_draft: bool = T
         data = _reencode(image, fmt, icc)
     else:
         image = _decode(image, draft=use_draft and fmt == "JPEG")
+    # a JPEG draft is YCbCr: one array of it serves the pHash (its luma plane) and the quality measures
+    pixels = np.asarray(image) if image.mode == "YCbCr" else None
     return ImageFacts(
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),
         mime=mime,
         width=width,
         height=height,
-        phash=phash_int(image),
+        phash=phash_int(image) if pixels is None else _bits_int(grey_phash_bits(pixels[..., 0])),
         transposed=turns,
         source_mode=source_mode,
         frames=frames,
         normalized=normalized,
-        quality=_measure(image, width, height) if quality else None,
+        quality=_measure(image, pixels, width, height) if quality else None,
     )
 
 
-def _measure(image: Image.Image, width: int, height: int) -> dict[str, float] | None:
-    from scrapers.quality import measure_image
+def _measure(image: Image.Image, ycc: np.ndarray | None, width: int, height: int) -> dict[str, float] | None:
+    from scrapers.quality import measure_image, measure_ycc
 
     try:
-        return measure_image(image, width, height)
+        return measure_image(image, width, height) if ycc is None else measure_ycc(ycc, width, height)
     except Exception:  # noqa: BLE001 - quality is never a reason to fail ingest
         return None

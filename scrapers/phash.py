@@ -94,7 +94,11 @@ def _vertical(pixels: np.ndarray, out_height: int) -> np.ndarray:
 
 def shrink(grey: Image.Image) -> np.ndarray:
     """`grey.resize((32, 32), Image.LANCZOS)` of a mode-L image, as a uint8 array: the same pixels."""
-    pixels = np.asarray(grey, dtype=np.float64)
+    return _shrink(np.asarray(grey))
+
+
+def _shrink(grey: np.ndarray) -> np.ndarray:
+    pixels = grey.astype(np.float64)  # a strided view (one plane of a YCbCr array) is read in place
     height, width = pixels.shape
     if width != SIZE:  # Pillow skips a pass whose size does not change
         pixels = _horizontal(pixels, SIZE)
@@ -153,3 +157,13 @@ if not FAST:
 def phash_bits(image: Image.Image) -> np.ndarray:
     """The 8x8 boolean pHash of `image`: exactly `imagehash.phash(image).hash`."""
     return _fast(image) if FAST and fast_applies(image) else _reference(image)
+
+
+def grey_phash_bits(grey: np.ndarray) -> np.ndarray:
+    """`phash_bits` of a mode-L image given as its uint8 array (height x width, any strides): for a YCbCr
+    image, its luma plane is what `convert("L")` gives, so the crawl hashes the plane of the array it
+    also measures, without a conversion and a copy."""
+    height, width = grey.shape
+    if FAST and height <= width:
+        return _bits(_shrink(grey))
+    return _reference(Image.fromarray(np.ascontiguousarray(grey), "L"))

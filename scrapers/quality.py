@@ -39,7 +39,8 @@ def measure_planes(grey: np.ndarray, chroma: tuple[np.ndarray, np.ndarray] | Non
     hist = cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel().astype(np.float64)
     n = grey.size
     p = hist[hist > 0] / n
-    _, (lap_std,) = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_32F))
+    # 16-bit Laplacian: a 3x3 sum of 8-bit values fits exactly, and the statistics are the float ones
+    _, (lap_std,) = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_16S))
     return {
         "blur": float(lap_std[0] ** 2),
         "brightness": float(np.dot(hist, np.arange(256)) / n),

@@ -73,3 +73,12 @@ def test_without_the_fast_path_imagehash_gives_the_same_hashes(monkeypatch):
     fast = [phash_int(image) for image in sample]
     monkeypatch.setattr(phash, "FAST", False)
     assert [phash_int(image) for image in sample] == fast
+
+
+def test_a_ycbcr_arrays_luma_plane_hashes_as_the_image_does():
+    """The crawl hashes the luma plane of the JPEG draft's array: the same bits as imagehash on the image."""
+    rng = np.random.default_rng(5)
+    for i in range(120):
+        h, w = int(rng.integers(2, 400)), int(rng.integers(2, 400))
+        image = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "RGB").convert("YCbCr")
+        assert np.array_equal(phash.grey_phash_bits(np.asarray(image)[..., 0]), imagehash.phash(image).hash), (w, h)
