@@ -61,7 +61,8 @@ def main() -> None:
             ours.append(a)
             theirs.append(b)
             ratios.append(a / b)
-        print(f"{label} (draft {images[0].size[0]}x{images[0].size[1]}): harvest {statistics.median(ours) * 1e3:.3f} ms, "
+        draft = f"{images[0].size[0]}x{images[0].size[1]}"
+        print(f"{label} (draft {draft}): harvest {statistics.median(ours) * 1e3:.3f} ms, "
               f"imagehash {statistics.median(theirs) * 1e3:.3f} ms per image; ratio median "
               f"{statistics.median(ratios):.2f}x, best {min(ratios):.2f}x; all {len(images)} hashes equal")
 

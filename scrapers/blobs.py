@@ -7,15 +7,13 @@ With an `s3://` blob_url the crawl writes objects instead: an S3 put is durable 
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import os
-import secrets
 import threading
 from pathlib import Path
 
-from storage.blobs import BlobStore, check_key
+from storage.blobs import BlobStore, relpath
 from storage.blobs_s3 import S3BlobStore
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -27,46 +25,22 @@ class CrawlBlobStore(BlobStore):
         super().__init__(root)
         self.pending = 0
         self._lock = threading.Lock()
-        self._tmp_dir = str(self._tmp)
 
     def written(self, count: int = 1) -> None:
         """Note blobs written (here, or by a worker process) that the next `sync()` must cover."""
         with self._lock:
             self.pending += count
 
-    def _write_atomic(self, target: Path, chunks: list[bytes], fsync: bool = False) -> None:
+    def _write_atomic(self, target: Path | str, chunks: list[bytes], fsync: bool = False) -> None:
         super()._write_atomic(target, chunks, fsync=fsync)  # durable at the next `sync()`
         self.written()
 
     def put_hashed(self, data: bytes, key: str) -> str:
-        """`put` for bytes whose sha256 the caller already computed (ingest hashes once, not twice).
-
-        The same steps as `_write_atomic` in plain os calls (a crawl writes one per image, and pathlib's
-        resolve and mkstemp's chmod were most of a write's CPU): a temp file created with the ordinary
-        file mode (0666 less the umask, as `open` gives), written, renamed into `ab/cd/`."""
-        folder = os.path.join(self.location, key[:2], key[2:4])
-        target = os.path.join(folder, check_key(key))
-        if os.path.isfile(target):
-            return key
-        tmp = os.path.join(self._tmp_dir, f"put-{os.getpid()}-{secrets.token_hex(8)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-            try:
-                os.replace(tmp, target)
-            except FileNotFoundError:  # the first blob in this ab/cd folder
-                os.makedirs(folder, exist_ok=True)
-                os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        self.written()
+        """`put` for bytes whose sha256 the caller already computed (ingest hashes once, not twice). The
+        target is joined as a string from the checked key: `path()`'s resolve cost more than the write."""
+        target = os.path.join(self.location, relpath(key))
+        if not os.path.isfile(target):
+            self._write_atomic(target, [data])
         return key
 
     def sync(self) -> None:

@@ -5,10 +5,10 @@ The shrink was most of the crawl's hashing CPU (0.6 ms of a 512x384 JPEG draft).
 two passes, horizontal then vertical, each with integer coefficients of 22 fractional bits, rounding and
 clipping to 8 bits after each pass (Pillow's `Resample.c`). Here each pass is a matrix product in float64
 of the same integer coefficients: every product and partial sum is an integer below 2^53, so the sums are
-exact, and the rounding is Pillow's. The products are OpenCV's `gemm`, which runs in the calling thread:
-numpy's OpenBLAS would start a thread pool that spins between calls (twice the CPU in a busy worker). The horizontal pass is split into column blocks, each touching only
-the input columns its filter reaches. Only images at least as wide as tall take this path (see
-`fast_applies`); taller ones are hashed by imagehash itself.
+exact, and the rounding is Pillow's. The products are OpenCV's `gemm`, which runs in the calling thread
+(numpy's OpenBLAS starts a thread pool that spins between calls: twice the CPU in a busy worker). The
+horizontal pass is split into column blocks, each touching only the input columns its filter reaches.
+Only images at least as wide as tall take this path (see `_wide`); taller ones are hashed by imagehash.
 
 The DCT, median and bit order are imagehash's own. At import the result is compared with imagehash on
 three test patterns; if a Pillow or imagehash release ever changes their arithmetic, `phash_bits`
@@ -114,16 +114,19 @@ def _bits(pixels: np.ndarray) -> np.ndarray:
     return low > np.median(low)
 
 
-def _fast(image: Image.Image) -> np.ndarray:
-    return _bits(shrink(image if image.mode == "L" else image.convert("L")))
+def _grey(image: Image.Image) -> np.ndarray:
+    return np.asarray(image if image.mode == "L" else image.convert("L"))
+
+
+def _wide(height: int, width: int) -> bool:
+    """Whether the matrix shrink is Pillow's for this shape. Since Pillow 13, a resize that reduces the
+    height much more than the width runs the vertical pass first (python-pillow/Pillow#9549); its exact
+    condition is not documented, so images taller than wide keep imagehash's own shrink."""
+    return height <= width
 
 
 def fast_applies(image: Image.Image) -> bool:
-    """Whether the matrix shrink is Pillow's for this image. Since Pillow 13, a resize that reduces the
-    height much more than the width runs the vertical pass first (python-pillow/Pillow#9549); its exact
-    condition is not documented, so images taller than wide keep imagehash's own shrink."""
-    width, height = image.size
-    return height <= width
+    return _wide(image.height, image.width)
 
 
 def _reference(image: Image.Image) -> np.ndarray:
@@ -141,7 +144,7 @@ def _patterns() -> list[Image.Image]:
 
 def _agrees() -> bool:
     try:
-        return all(np.array_equal(_fast(p), _reference(p)) for p in _patterns())
+        return all(np.array_equal(_bits(_shrink(_grey(p))), _reference(p)) for p in _patterns())
     except Exception:  # noqa: BLE001 - any failure means: use imagehash itself
         logger.exception("the fast pHash failed its start-up check")
         return False
@@ -156,14 +159,13 @@ if not FAST:
 
 def phash_bits(image: Image.Image) -> np.ndarray:
     """The 8x8 boolean pHash of `image`: exactly `imagehash.phash(image).hash`."""
-    return _fast(image) if FAST and fast_applies(image) else _reference(image)
+    return grey_phash_bits(_grey(image)) if FAST else _reference(image)
 
 
 def grey_phash_bits(grey: np.ndarray) -> np.ndarray:
     """`phash_bits` of a mode-L image given as its uint8 array (height x width, any strides): for a YCbCr
     image, its luma plane is what `convert("L")` gives, so the crawl hashes the plane of the array it
     also measures, without a conversion and a copy."""
-    height, width = grey.shape
-    if FAST and height <= width:
+    if FAST and _wide(*grey.shape):
         return _bits(_shrink(grey))
     return _reference(Image.fromarray(np.ascontiguousarray(grey), "L"))
