@@ -110,10 +110,11 @@ def _failed(exc: Exception) -> ImageRejected:
     return ImageRejected("truncated" if truncated else "corrupt", f"decoding failed ({exc})")
 
 
-def _decode(image: Image.Image, *, draft: bool) -> Image.Image:
+def _decode(image: Image.Image, *, draft: str | None = None) -> Image.Image:
+    """Decode the (first frame of the) image; `draft` ("YCbCr" or "L"): a JPEG at libjpeg's reduced size."""
     try:
-        if draft:
-            image.draft("YCbCr", DRAFT_SIZE)  # luma is what libjpeg's greyscale output is; chroma for quality
+        if draft:  # YCbCr's luma plane is exactly libjpeg's greyscale output ("L"); its chroma is for quality
+            image.draft(draft, DRAFT_SIZE)
         image.load()
     except Exception as exc:  # noqa: BLE001 - every decoder failure is a bad file
         raise _failed(exc) from None
@@ -206,16 +207,17 @@ def inspect_image(body: bytes, limits: Limits = Limits(), *, use_draft: bool = T
     normalized = needs_8bit(image)
     if normalized:
         icc = image.info.get("icc_profile") if image.mode in ("L", "LA", "RGB", "RGBA", "P", "PA") else None
-        image = _decode(image, draft=False)  # the first frame of an animation
+        image = _decode(image)  # the first frame of an animation
         image = to_8bit(ImageOps.exif_transpose(image) if turns else image)
         data = _reencode(image, "PNG", icc)
         mime = "image/png"
     elif turns:
         icc = image.info.get("icc_profile")
-        image = ImageOps.exif_transpose(_decode(image, draft=False))
+        image = ImageOps.exif_transpose(_decode(image))
         data = _reencode(image, fmt, icc)
-    else:
-        image = _decode(image, draft=use_draft and fmt == "JPEG")
+    else:  # a JPEG at libjpeg's reduced size, its chroma planes only to be measured (~0.4 ms of 1.1 ms)
+        draft = ("YCbCr" if quality else "L") if use_draft and fmt == "JPEG" else None
+        image = _decode(image, draft=draft)
     # a JPEG draft is YCbCr: one array of it serves the pHash (its luma plane) and the quality measures
     pixels = np.asarray(image) if image.mode == "YCbCr" else None
     return ImageFacts(

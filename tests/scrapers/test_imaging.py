@@ -99,3 +99,23 @@ def test_draft_phash_agrees_with_full_decode():
         same += dist == 0
         worst = max(worst, dist)
     assert same >= 0.9 * len(bodies) and worst <= 2, (same, len(bodies), worst)
+
+
+def test_luma_only_draft_hashes_like_the_measured_one():
+    """Without quality measures the JPEG draft is decoded as greyscale (no chroma planes): its pHash must
+    be the measured draft's, so stores crawled either way cluster alike. Demo photos, 4:2:0, 4:4:4 and
+    greyscale JPEGs of several shapes, portrait included."""
+    from harvest.demo.site import DemoSite
+
+    site = DemoSite(0)
+    bodies = [site.resource(u).body for u in site.expected()["valid_image_urls"]]
+    bodies = [b for b in bodies if Image.open(io.BytesIO(b)).format == "JPEG"]
+    for s in range(24):
+        image = photo(*[(640, 480), (1024, 768), (500, 700), (333, 257)][s % 4], seed=s)
+        bodies.append(encode(image.convert("L") if s % 6 == 5 else image, quality=80 + s, subsampling=s % 3))
+    assert len(bodies) > 100
+    for body in bodies:
+        measured, plain = inspect_image(body, quality=True), inspect_image(body, quality=False)
+        assert measured.quality is not None and plain.quality is None
+        assert (plain.phash, plain.sha256, plain.width, plain.height) == (
+            measured.phash, measured.sha256, measured.width, measured.height)
