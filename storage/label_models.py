@@ -75,7 +75,8 @@ class Annotation(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    # no index of its own: the unique (task_id, ls_annotation_id, revision) and ix_annotations_task_state start with it
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
     ls_annotation_id: Mapped[int] = mapped_column(BigInteger, index=True)
     revision: Mapped[int] = mapped_column(default=1)
     annotator: Mapped[str | None] = mapped_column(String(320))
@@ -121,7 +122,7 @@ class Prediction(Base):
     __table_args__ = (UniqueConstraint("task_id", "model_version"),)  # the idempotency key of a push
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))  # the unique key starts with it
     ls_prediction_id: Mapped[int | None] = mapped_column(BigInteger)
     model_version: Mapped[str] = mapped_column(String(200))
     score: Mapped[float | None] = mapped_column(Float)
