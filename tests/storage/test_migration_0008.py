@@ -24,8 +24,8 @@ def _columns(engine, table: str, name: str) -> list[str]:
     return next(i["column_names"] for i in inspect(engine).get_indexes(table) if i["name"] == name)
 
 
-def _item_lookup_plan(conn, dialect: str) -> str:
-    sql = "SELECT asset_id FROM item_assets WHERE item_id = 1"
+def query_plan(conn, dialect: str, sql: str) -> str:
+    """The plan of `sql` as one string (PostgreSQL's with sequential scans off: tiny tables would take one)."""
     if dialect == "sqlite":
         return " ".join(str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
     conn.execute(text("SET LOCAL enable_seqscan = off"))  # a tiny table: ask which index would serve
@@ -57,7 +57,8 @@ def test_0008_swaps_indexes_keeps_rows_and_goes_down_and_up(empty_url):  # noqa:
     assert _columns(engine, "annotations", "ix_annotations_task_state") == [
         "task_id", "deleted_at", "valid", "was_cancelled", "ground_truth"]
     with engine.begin() as conn:
-        assert "ix_item_assets_item_asset" in _item_lookup_plan(conn, engine.dialect.name)
+        plan = query_plan(conn, engine.dialect.name, "SELECT asset_id FROM item_assets WHERE item_id = 1")
+        assert "ix_item_assets_item_asset" in plan
         conn.execute(text(ANNOTATION), {"ls": 2, "h": "2" * 64, "targets": '[{"label": "dog"}]'})  # 0007's trigger
         assert _labels(conn) == {(1, "cat", 1), (2, "dog", 1)}
         assert conn.execute(text("SELECT count(*) FROM item_assets")).scalar() == 1

@@ -8,20 +8,12 @@ from sqlalchemy import text
 from storage.engine import make_engine
 from storage.migrate import downgrade, upgrade
 from tests.storage.test_migration_0007 import ANNOTATION, project_and_task
-from tests.storage.test_migration_0008 import _indexes
+from tests.storage.test_migration_0008 import _indexes, query_plan
 from tests.storage.test_migrations import _fill, empty_url  # noqa: F401 - fixture
 
 DROPPED = {"annotations": "ix_annotations_task_id", "predictions": "ix_predictions_task_id"}
 PREDICTION = ("INSERT INTO predictions (task_id, model_version, result, targets, created_at) "
               "VALUES (1, :v, '[]', '[]', CURRENT_TIMESTAMP)")
-
-
-def _plan(conn, dialect: str, table: str) -> str:
-    sql = f"SELECT id FROM {table} WHERE task_id = 1"
-    if dialect == "sqlite":
-        return " ".join(str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
-    conn.execute(text("SET LOCAL enable_seqscan = off"))  # tiny tables: ask which index would serve
-    return " ".join(r[0] for r in conn.execute(text(f"EXPLAIN {sql}")))
 
 
 def test_0009_drops_the_task_id_indexes_and_goes_down_and_up(empty_url):  # noqa: F811
@@ -42,7 +34,7 @@ def test_0009_drops_the_task_id_indexes_and_goes_down_and_up(empty_url):  # noqa
         assert index not in _indexes(engine, table)
     with engine.begin() as conn:
         for table in DROPPED:
-            plan = _plan(conn, engine.dialect.name, table)
+            plan = query_plan(conn, engine.dialect.name, f"SELECT id FROM {table} WHERE task_id = 1")
             seek = f"SEARCH {table} USING" if engine.dialect.name == "sqlite" else "Index Cond: (task_id = 1)"
             assert seek in plan, plan
         assert conn.execute(text("SELECT count(*) FROM annotations")).scalar() == 1
