@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 def drafts(count: int, size: tuple[int, int]):
     from PIL import Image
 
-    from bench.crawl import photo
+    from bench.site import photo
 
     out = []
     for seed in range(count):

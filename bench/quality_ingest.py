@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.crawl import photo_jpeg, run_child, serve  # noqa: E402
+from bench.crawl import run_child  # noqa: E402
+from bench.site import photo_jpeg, serve  # noqa: E402
 
 
 def per_image_ms(images: list[bytes]) -> tuple[float, float]:

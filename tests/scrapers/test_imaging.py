@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.crawl import photo
+from bench.site import photo
 from scrapers.errors import ImageRejected
 from scrapers.imaging import Limits, inspect_image, phash_int
 

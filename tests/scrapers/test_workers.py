@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from bench.crawl import photo
+from bench.site import photo
 from scrapers import workers
 from scrapers.errors import ImageRejected
 from scrapers.imaging import Limits, inspect_image
