@@ -218,7 +218,7 @@ def inspect_image(body: bytes, limits: Limits = Limits(), *, use_draft: bool = T
     else:  # a JPEG at libjpeg's reduced size, its chroma planes only to be measured (~0.4 ms of 1.1 ms)
         draft = ("YCbCr" if quality else "L") if use_draft and fmt == "JPEG" else None
         image = _decode(image, draft=draft)
-    # a JPEG draft is YCbCr: one array of it serves the pHash (its luma plane) and the quality measures
+    # a measured JPEG's YCbCr draft: one array of it serves the pHash (its luma plane) and the quality measures
     pixels = np.asarray(image) if image.mode == "YCbCr" else None
     return ImageFacts(
         data=data,

@@ -3,6 +3,8 @@ indexes and keeps every row and the label triggers of 0007; down to 0007 restore
 The planner still reads item_assets by item through an index once its own index is gone."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from sqlalchemy import inspect, text
 
 from storage.engine import make_engine
@@ -32,13 +34,21 @@ def query_plan(conn, dialect: str, sql: str) -> str:
     return " ".join(r[0] for r in conn.execute(text(f"EXPLAIN {sql}")))
 
 
-def test_0008_swaps_indexes_keeps_rows_and_goes_down_and_up(empty_url):  # noqa: F811
-    upgrade(empty_url, "0007")
-    _fill(empty_url)
-    engine = make_engine(empty_url)
+@contextmanager
+def store_with_a_task(url: str, revision: str):
+    """A store at `revision` with the rows of test_migrations, one project, one task and one annotation ("cat"):
+    yields its engine and the connection of the transaction, which commits when the block ends."""
+    upgrade(url, revision)
+    _fill(url)
+    engine = make_engine(url)
     with engine.begin() as conn:
         project_and_task(conn)
         conn.execute(text(ANNOTATION), {"ls": 1, "h": "1" * 64, "targets": '[{"label": "cat"}]'})
+        yield engine, conn
+
+
+def test_0008_swaps_indexes_keeps_rows_and_goes_down_and_up(empty_url):  # noqa: F811
+    with store_with_a_task(empty_url, "0007") as (engine, conn):
         conn.execute(text("INSERT INTO items (source_id, canonical_url, page_url, robots_decision, fields, fetched_at, "
                           "first_seen_at, last_seen_at) VALUES (1, 'http://x.test/p', 'http://x.test/p', 'allowed', "
                           "'{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))

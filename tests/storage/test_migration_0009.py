@@ -7,9 +7,8 @@ from sqlalchemy import text
 
 from storage.engine import make_engine
 from storage.migrate import downgrade, upgrade
-from tests.storage.test_migration_0007 import ANNOTATION, project_and_task
-from tests.storage.test_migration_0008 import _indexes, query_plan
-from tests.storage.test_migrations import _fill, empty_url  # noqa: F401 - fixture
+from tests.storage.test_migration_0008 import _indexes, query_plan, store_with_a_task
+from tests.storage.test_migrations import empty_url  # noqa: F401 - fixture
 
 DROPPED = {"annotations": "ix_annotations_task_id", "predictions": "ix_predictions_task_id"}
 PREDICTION = ("INSERT INTO predictions (task_id, model_version, result, targets, created_at) "
@@ -17,12 +16,7 @@ PREDICTION = ("INSERT INTO predictions (task_id, model_version, result, targets,
 
 
 def test_0009_drops_the_task_id_indexes_and_goes_down_and_up(empty_url):  # noqa: F811
-    upgrade(empty_url, "0008")
-    _fill(empty_url)
-    engine = make_engine(empty_url)
-    with engine.begin() as conn:
-        project_and_task(conn)
-        conn.execute(text(ANNOTATION), {"ls": 1, "h": "1" * 64, "targets": '[{"label": "cat"}]'})
+    with store_with_a_task(empty_url, "0008") as (engine, conn):
         conn.execute(text(PREDICTION), {"v": "m1"})
     for table, index in DROPPED.items():
         assert index in _indexes(engine, table)
@@ -38,7 +32,7 @@ def test_0009_drops_the_task_id_indexes_and_goes_down_and_up(empty_url):  # noqa
             seek = f"SEARCH {table} USING" if engine.dialect.name == "sqlite" else "Index Cond: (task_id = 1)"
             assert seek in plan, plan
         assert conn.execute(text("SELECT count(*) FROM annotations")).scalar() == 1
-        conn.execute(text("DELETE FROM tasks WHERE id = 1"))  # ON DELETE CASCADE, through the remaining indexes
+        conn.execute(text("DELETE FROM tasks WHERE id = 1"))  # ON DELETE CASCADE still empties both
         assert conn.execute(text("SELECT count(*) FROM annotations")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM predictions")).scalar() == 0
     engine.dispose()
